@@ -1,0 +1,28 @@
+"""The Flask application factory."""
+
+from flask import Flask
+
+from . import config, errors
+from .db import ConnectionPool
+
+API_PREFIX = "/apis/jobs/v2"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(config.from_environment())
+    if overrides:
+        app.config.from_mapping(overrides)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["JOBS_MAX_BODY_BYTES"]
+    app.json.sort_keys = False  # keep fields in the schemas' order
+
+    # Connections open lazily, per thread and per process: nothing is opened here.
+    app.extensions["jobs_db"] = ConnectionPool(app.config["JOBS_DB"])
+    errors.init_app(app)
+
+    from . import cli, jobs, tasks
+
+    app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
+    app.register_blueprint(tasks.bp, url_prefix=API_PREFIX)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,13 @@
+"""Configuration in one place: defaults, read from the environment, overridable by tests."""
+
+import os
+
+DEFAULT_DB = "jobs.db"
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def from_environment() -> dict:
+    return {
+        "JOBS_DB": os.environ.get("JOBS_DB", DEFAULT_DB),
+        "JOBS_MAX_BODY_BYTES": int(os.environ.get("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+    }

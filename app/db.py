@@ -1,0 +1,152 @@
+"""SQLite connections and the schema's migrations.
+
+A connection belongs to one thread of one process: it is opened on first use after
+gunicorn forks, never before, and reused for that thread's later requests. Migrations run
+under an immediate (write) lock, so several processes starting at once against a new file
+apply them exactly once; the others wait on the busy timeout and find nothing to do.
+"""
+
+import os
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("jobs")
+
+
+@migrations()
+def m001_jobs_steps_tasks(db: sqlite_utils.Database) -> None:
+    db["jobs"].create(
+        {
+            "seq": int, "id": str, "workspace": str, "name": str, "project": str,
+            "description": str, "source": str, "spec": str, "platform_spec": str,
+            "attempt_id": str, "fileset": str, "status": str, "status_details": str,
+            "error_details": str, "ownership": str, "custom_fields": str,
+            "created_at": str, "created_by": str, "updated_at": str, "updated_by": str,
+            "db_version": int,
+        },
+        pk="seq",
+        not_null={"id", "workspace", "name", "status", "attempt_id", "db_version"},
+    )
+    db["jobs"].create_index(["id"], unique=True)
+    db["jobs"].create_index(["workspace", "name"], unique=True)
+    db["jobs"].create_index(["workspace", "created_at"])
+    db["jobs"].create_index(["workspace", "updated_at"])
+
+    db["steps"].create(
+        {
+            "seq": int, "id": str, "job_id": str, "attempt_id": str, "workspace": str,
+            "project": str, "name": str, "step_spec": str, "status": str,
+            "status_details": str, "error_details": str,
+            "created_at": str, "created_by": str, "updated_at": str, "updated_by": str,
+            "db_version": int,
+        },
+        pk="seq",
+        not_null={"id", "job_id", "attempt_id", "workspace", "name", "status", "db_version"},
+    )
+    db["steps"].create_index(["id"], unique=True)
+    db["steps"].create_index(["attempt_id", "name"], unique=True)
+    db["steps"].create_index(["job_id"])
+
+    db["tasks"].create(
+        {
+            "seq": int, "id": str, "step_id": str, "workspace": str, "project": str,
+            "name": str, "status": str, "status_details": str, "error_details": str,
+            "error_stack": str,
+            "created_at": str, "created_by": str, "updated_at": str, "updated_by": str,
+            "db_version": int,
+        },
+        pk="seq",
+        not_null={"id", "step_id", "workspace", "name", "status", "db_version"},
+    )
+    db["tasks"].create_index(["id"], unique=True)
+    db["tasks"].create_index(["step_id", "name"], unique=True)
+
+
+def connect(path: str) -> sqlite_utils.Database:
+    """Open a connection with the durability and locking settings every user needs."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return sqlite_utils.Database(conn, execute_plugins=False)
+
+
+@contextmanager
+def immediate(db: sqlite_utils.Database):
+    """One BEGIN IMMEDIATE transaction: the write lock is taken before the first read, so a
+    check and the write it guards cannot interleave with another writer's."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def _enable_wal(db: sqlite_utils.Database) -> None:
+    # Switching to WAL needs a moment of exclusive access; a sibling process opening the
+    # same new file can hold it, and this pragma does not wait on the busy handler.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = db.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode == "wal":
+                return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
+def migrate(path: str) -> list[str]:
+    """Apply pending migrations to the database at `path`; return the names applied."""
+    db = connect(path)
+    try:
+        _enable_wal(db)
+        with immediate(db):
+            pending = [m.name for m in migrations.pending(db)]
+            migrations.apply(db)
+        return pending
+    finally:
+        db.close()
+
+
+def schema_is_current(db: sqlite_utils.Database) -> bool:
+    return not migrations.pending(db)
+
+
+class ConnectionPool:
+    """Hands each thread of each process its own connection to one database file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._migrated_pid: int | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> sqlite_utils.Database:
+        pid = os.getpid()
+        db = getattr(self._local, "db", None)
+        if db is not None and self._local.pid == pid:
+            return db
+        self._ensure_schema(pid)
+        db = connect(self.path)
+        self._local.db, self._local.pid = db, pid
+        return db
+
+    def _ensure_schema(self, pid: int) -> None:
+        # Normally gunicorn's on_starting hook (or `flask init-db`) has migrated already;
+        # this check makes a bare `gunicorn wsgi:app` or the dev server safe too.
+        with self._lock:
+            if self._migrated_pid != pid:
+                migrate(self.path)
+                self._migrated_pid = pid

@@ -1,0 +1,97 @@
+"""Domain errors raised by the store and the views, and the one JSON shape for every error.
+
+Handlers are registered on the app, not a blueprint, so routing 404s and 405s, oversized
+bodies and anything unexpected answer in JSON too. Nothing internal (a traceback, SQL, a
+file path) ever reaches the client; unexpected errors are logged in full on the server.
+"""
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from statemachine import IllegalTransition
+
+from schemas import error
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    status = 400
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PreconditionFailed(ApiError):
+    status = 412
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class RequestValidationError(Exception):
+    """422 with a list of `{type, loc, msg, input, ctx}` entries."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class MoveRefused(Exception):
+    """A status change the rules refuse; becomes a 422 `invalid_transition`."""
+
+    def __init__(self, message: str, source: str, target: str, allowed: list[str], field="status"):
+        super().__init__(message)
+        self.entry = error(
+            "invalid_transition", ["body", field], message, target,
+            {"from": source, "to": target, "allowed": allowed},
+        )
+
+    @classmethod
+    def from_illegal(cls, exc: IllegalTransition) -> "MoveRefused":
+        return cls(str(exc), exc.source.value, exc.target.value, [s.value for s in exc.allowed])
+
+
+def _detail(status: int, detail, headers=None):
+    response = jsonify(detail=detail)
+    response.status_code = status
+    for name, value in headers or []:
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(exc: ApiError):
+        return _detail(exc.status, exc.detail)
+
+    @app.errorhandler(RequestValidationError)
+    def validation_error(exc: RequestValidationError):
+        return _detail(422, exc.errors)
+
+    @app.errorhandler(MoveRefused)
+    def move_refused(exc: MoveRefused):
+        return _detail(422, [exc.entry])
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        # Routing 404/405, 413 and the like: werkzeug's text, our shape; Allow kept on 405.
+        return _detail(exc.code or 500, exc.description, exc.get_headers())
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return _detail(500, "Internal server error.")

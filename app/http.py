@@ -1,0 +1,91 @@
+"""Request parsing and response building shared by the blueprints.
+
+Views get loaded data from here and never pick `request` apart themselves.
+"""
+
+import json
+import re
+
+from flask import current_app, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from schemas import error, valid_name, validation_errors, NAME_PATTERN
+
+from .errors import RequestValidationError, UnsupportedMediaType
+
+_ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+
+
+def _reject_constant(token: str):
+    raise ValueError(f"{token} is not valid JSON")
+
+
+def json_body(empty_as: dict | None = None) -> object:
+    """The request body parsed as strict JSON (no NaN or Infinity, UTF-8 only).
+
+    A body with a non-JSON content type is refused with 415; an absent content type is
+    read as JSON. `empty_as` is what an empty body stands for (None: an error).
+    """
+    raw = request.get_data(cache=True)
+    mimetype = request.mimetype
+    if raw and mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"Content-Type '{mimetype}' is not supported; send 'application/json'."
+        )
+    if not raw.strip() and empty_as is not None:
+        return empty_as
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
+        raise RequestValidationError([
+            error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
+                  {"error": str(exc)[:200] if isinstance(exc, ValueError) else reason}),
+        ]) from None
+
+
+def load(schema: Schema, data: object, location: str = "body") -> dict:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise RequestValidationError(validation_errors(exc.messages, location, data)) from None
+
+
+def check_names(**names: str) -> None:
+    """Path names must follow upstream's pattern; `-` is never a name."""
+    errors = [
+        error("string_pattern_mismatch", ["path", key],
+              f"'{key}' must match the name pattern.", value, {"pattern": NAME_PATTERN})
+        for key, value in names.items() if not valid_name(value)
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def if_match():
+    """The If-Match header as None (absent), "*" or a version; any other value can never
+    match a current ETag, so it is -1 and the write is refused with 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    if header.strip() == "*":
+        return "*"
+    found = _ETAG.match(header)
+    return int(found.group(1)) if found else -1
+
+
+def entity(schema: Schema, obj: dict, status: int = 200):
+    """One entity as JSON, with its version as a strong ETag."""
+    response = jsonify(schema.dump(obj))
+    response.status_code = status
+    response.headers["ETag"] = f'"{obj["db_version"]}"'
+    return response
+
+
+def principal() -> str | None:
+    """The authenticated principal making the request; none until authentication exists."""
+    return None
+
+
+def db():
+    return current_app.extensions["jobs_db"].get()

@@ -1,0 +1,21 @@
+"""gunicorn settings, read from the environment so one file serves every deployment."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # e.g. "-" for stdout
+# No preload: each worker imports the app itself, so no connection ever crosses a fork.
+preload_app = False
+
+
+def on_starting(server):
+    """Apply migrations once, in the master, before any worker serves."""
+    from app import config
+    from app.db import migrate
+
+    path = config.from_environment()["JOBS_DB"]
+    applied = migrate(path)
+    server.log.info("database %s ready (%d migration(s) applied)", path, len(applied))

@@ -1,0 +1,91 @@
+"""Job creation (request), and jobs and steps as responses."""
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+
+from .fields import Name, non_empty
+
+
+class StepSpecSchema(Schema):
+    """One step of a job's platform_spec; its parts are stored as given."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    name = Name(required=True)
+    executor = fields.Dict(keys=fields.String())
+    config = fields.Dict(keys=fields.String())
+    environment = fields.List(fields.Dict(keys=fields.String()))
+    lifecycle = fields.Dict(keys=fields.String())
+
+
+class PlatformSpecSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    steps = fields.List(fields.Nested(StepSpecSchema), required=True, validate=non_empty)
+
+    @validates_schema
+    def unique_step_names(self, data, **kwargs):
+        names = [step["name"] for step in data.get("steps", [])]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValidationError(
+                f"Step names must be unique within a job; repeated: {', '.join(duplicates)}.",
+                "steps",
+            )
+
+
+class JobCreateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    platform_spec = fields.Nested(PlatformSpecSchema, required=True)
+    name = Name()
+    description = fields.String()
+    project = fields.String()
+    spec = fields.Dict(keys=fields.String(), load_default=dict)
+    source = fields.String(load_default="")
+    ownership = fields.Dict(keys=fields.String())
+    custom_fields = fields.Dict(keys=fields.String())
+
+
+class JobSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    workspace = fields.String()
+    project = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    source = fields.String()
+    spec = fields.Dict()
+    platform_spec = fields.Dict()
+    attempt_id = fields.String()
+    fileset = fields.String()
+    status = fields.String()
+    status_details = fields.Dict()
+    error_details = fields.Dict()
+    ownership = fields.Dict(allow_none=True)
+    custom_fields = fields.Dict(allow_none=True)
+    created_at = fields.String()
+    created_by = fields.String(allow_none=True)
+    updated_at = fields.String()
+    updated_by = fields.String(allow_none=True)
+    db_version = fields.Integer()
+
+
+class StepSchema(Schema):
+    id = fields.String()
+    entity_id = fields.String(attribute="id", dump_only=True)
+    parent = fields.String(attribute="attempt_id", dump_only=True)
+    attempt_id = fields.String()
+    name = fields.String()
+    workspace = fields.String()
+    project = fields.String(allow_none=True)
+    config = fields.Dict()
+    status = fields.String()
+    status_details = fields.Dict()
+    error_details = fields.Dict()
+    created_at = fields.String()
+    created_by = fields.String(allow_none=True)
+    updated_at = fields.String()
+    updated_by = fields.String(allow_none=True)
+    db_version = fields.Integer()

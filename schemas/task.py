@@ -1,0 +1,40 @@
+"""The seed's PlatformJobTaskUpdate (request) and PlatformJobTask (response)."""
+
+from marshmallow import EXCLUDE, Schema, fields
+
+from .fields import StatusField
+
+
+class TaskUpdateSchema(Schema):
+    """Every field optional; what a field's absence means is decided by the store."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    status = StatusField()
+    status_details = fields.Dict(keys=fields.String())
+    error_details = fields.Dict(keys=fields.String())
+    error_stack = fields.String()
+
+
+class TaskSchema(Schema):
+    name = fields.String()
+    workspace = fields.String()
+    project = fields.String(allow_none=True)
+    step_id = fields.String()
+    status = fields.String()
+    status_details = fields.Dict()
+    error_details = fields.Dict()
+    error_stack = fields.String()
+    id = fields.String()
+    created_at = fields.String()
+    created_by = fields.String(allow_none=True)
+    updated_at = fields.String()
+    updated_by = fields.String(allow_none=True)
+    entity_id = fields.String(attribute="id", dump_only=True)
+    parent = fields.String(attribute="step_id", dump_only=True)
+    db_version = fields.Integer()
+
+
+class TaskListSchema(Schema):
+    data = fields.List(fields.Nested(TaskSchema))
