@@ -92,11 +92,11 @@ def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | 
     at = now()
     job = {
         "id": new_id("job"), "workspace": workspace, "name": name,
-        "project": data.get("project"), "description": data.get("description"),
+        "project": data["project"], "description": data["description"],
         "source": data["source"], "spec": data["spec"], "platform_spec": data["platform_spec"],
         "attempt_id": new_id("attempt"), "fileset": name, "status": Status.CREATED.value,
         "status_details": {}, "error_details": {},
-        "ownership": data.get("ownership"), "custom_fields": data.get("custom_fields"),
+        "ownership": data["ownership"], "custom_fields": data["custom_fields"],
         "created_at": at, "created_by": by, "updated_at": at, "updated_by": by, "db_version": 1,
     }
     with immediate(db):

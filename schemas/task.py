@@ -20,7 +20,7 @@ class TaskUpdateSchema(Schema):
 class TaskSchema(Schema):
     name = fields.String()
     workspace = fields.String()
-    project = fields.String(allow_none=True)
+    project = fields.String()
     step_id = fields.String()
     status = fields.String()
     status_details = fields.Dict()

@@ -1,0 +1,59 @@
+"""The database layer: migrations under concurrent start, settings, connection ownership."""
+
+import multiprocessing
+import sqlite3
+import threading
+
+from app import create_app
+from app.db import ConnectionPool, connect, migrate, migrations
+
+
+def test_several_processes_migrating_a_new_file_at_once_apply_each_migration_once(tmp_path):
+    path = str(tmp_path / "new.db")
+    with multiprocessing.get_context("spawn").Pool(8) as pool:
+        results = pool.map(migrate, [path] * 8)
+    applied = [name for result in results for name in result]
+    assert sorted(applied) == sorted(m.name for m in migrations.pending(connect(":memory:")))
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM _sqlite_migrations").fetchall()
+        assert len(rows) == len(applied)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_connection_settings(tmp_path):
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    db = connect(path)
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_lookups_use_indexes(tmp_path):
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    db = connect(path)
+    for sql in ["SELECT * FROM jobs WHERE workspace = 'w' AND name = 'n'",
+                "SELECT * FROM steps WHERE attempt_id = 'a' AND name = 'n'",
+                "SELECT * FROM tasks WHERE step_id = 's' AND name = 'n'",
+                "SELECT * FROM tasks WHERE step_id = 's' ORDER BY seq"]:
+        plan = " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
+
+
+def test_the_factory_opens_no_connection(tmp_path):
+    path = tmp_path / "lazy.db"
+    create_app({"JOBS_DB": str(path)})
+    assert not path.exists()
+
+
+def test_each_thread_gets_its_own_connection(tmp_path):
+    pool = ConnectionPool(str(tmp_path / "x.db"))
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(pool.get())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(db.conn) for db in seen}) == 3
+    assert pool.get() is pool.get()

@@ -1,0 +1,108 @@
+"""Every error is JSON in one shape: routing, bodies, path values, limits, failures."""
+
+import pytest
+
+from app import create_app
+
+TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
+ENDPOINTS = [
+    ("post", "/apis/jobs/v2/workspaces/{ws}/jobs"),
+    ("get", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}"),
+    ("get", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}"),
+    ("get", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks"),
+    ("get", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks/{task}"),
+    ("put", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks/{task}"),
+]
+GOOD = {"ws": "ws", "job": "j1", "step": "train", "task": "t0"}
+
+
+@pytest.fixture(autouse=True)
+def job(api):
+    api.create_job("j1")
+
+
+def assert_json_error(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    assert "detail" in response.json
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "<html" not in text.lower()
+
+
+@pytest.mark.parametrize("method,template", ENDPOINTS)
+@pytest.mark.parametrize("bad", ["UPPER", "x", "a--b", "ends-", "a" * 64, "1abc", "a b", "-"])
+def test_bad_names_in_the_path_are_422(client, method, template, bad):
+    for key in [k for k in GOOD if "{" + k + "}" in template]:
+        url = template.format(**{**GOOD, key: bad})
+        response = getattr(client, method)(url, json={})
+        assert_json_error(response, 422)
+        assert response.json["detail"][0]["loc"][0] == "path"
+
+
+@pytest.mark.parametrize("url", ["/", "/apis/jobs/v2", "/apis/jobs/v2/workspaces/ws/nothing",
+                                 TASK + "/extra"])
+def test_unknown_routes_are_json_404(client, url):
+    assert_json_error(client.get(url), 404)
+
+
+@pytest.mark.parametrize("method,url", [("post", TASK), ("delete", TASK), ("patch", TASK),
+                                        ("put", "/apis/jobs/v2/workspaces/ws/jobs")])
+def test_wrong_methods_are_json_405_with_allow(client, method, url):
+    response = getattr(client, method)(url, json={})
+    assert_json_error(response, 405)
+    assert "GET" in response.headers["Allow"] or "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("body,kind", [
+    (b"{", "json_invalid"),
+    (b'{"status": NaN}', "json_invalid"),
+    (b'{"status": Infinity}', "json_invalid"),
+    (b'{"status": "\xff"}', "json_invalid"),
+    (b"[]", "dict_type"),
+    (b'"active"', "dict_type"),
+    (b"null", "dict_type"),
+    (b'{"status": null}', "null_forbidden"),
+    (b'{"status": "running"}', "enum"),
+    (b'{"status": 3}', "string_type"),
+    (b'{"status_details": []}', "dict_type"),
+    (b'{"status_details": null}', "null_forbidden"),
+    (b'{"error_details": "x"}', "dict_type"),
+    (b'{"error_stack": {}}', "string_type"),
+])
+def test_bad_task_bodies_are_422_and_write_nothing(api, client, body, kind):
+    api.put_task("j1", "train", "t0", {"status": "active"})
+    response = client.put(TASK, data=body, content_type="application/json")
+    assert_json_error(response, 422)
+    assert response.json["detail"][0]["type"] == kind
+    assert response.json["detail"][0]["loc"][0] == "body"
+    assert api.get_task("j1", "train", "t0").json["db_version"] == 1
+
+
+def test_non_json_content_type_is_415(api, client):
+    response = client.put(TASK, data="status=active",
+                          content_type="application/x-www-form-urlencoded")
+    assert_json_error(response, 415)
+    assert api.get_task("j1", "train", "t0").status_code == 404
+
+
+def test_json_without_content_type_is_read(client):
+    response = client.put(TASK, data=b'{"status": "active"}')
+    assert response.status_code == 200 and response.json["status"] == "active"
+
+
+def test_body_over_the_limit_is_413(db_path):
+    app = create_app({"JOBS_DB": str(db_path), "JOBS_MAX_BODY_BYTES": 1000})
+    client = app.test_client()
+    client.post("/apis/jobs/v2/workspaces/ws/jobs",
+                json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+    response = client.put(TASK, json={"status_details": {"blob": "x" * 2000}})
+    assert_json_error(response, 413)
+    assert client.get(TASK).status_code == 404
+
+
+def test_an_unexpected_failure_is_a_bare_json_500(tmp_path):
+    # A directory where the database file should be: SQLite cannot open it.
+    app = create_app({"JOBS_DB": str(tmp_path)})
+    response = app.test_client().get(TASK)
+    assert_json_error(response, 500)
+    assert response.json == {"detail": "Internal server error."}
