@@ -20,9 +20,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["jobs_db"] = ConnectionPool(app.config["JOBS_DB"])
     errors.init_app(app)
 
-    from . import cli, jobs, tasks
+    from . import cli, jobs, steps, tasks
 
-    app.register_blueprint(jobs.bp, url_prefix=API_PREFIX)
-    app.register_blueprint(tasks.bp, url_prefix=API_PREFIX)
+    for blueprint in (jobs.bp, steps.bp, tasks.bp):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     cli.init_app(app)
     return app

@@ -69,6 +69,13 @@ def m001_jobs_steps_tasks(db: sqlite_utils.Database) -> None:
     db["tasks"].create_index(["step_id", "name"], unique=True)
 
 
+@migrations()
+def m002_list_and_join_indexes(db: sqlite_utils.Database) -> None:
+    db["jobs"].create_index(["attempt_id"], unique=True)
+    db["jobs"].create_index(["workspace", "status"])
+    db["steps"].create_index(["workspace", "created_at"])
+
+
 def connect(path: str) -> sqlite_utils.Database:
     """Open a connection with the durability and locking settings every user needs."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,

@@ -52,15 +52,18 @@ class RequestValidationError(Exception):
 class MoveRefused(Exception):
     """A status change the rules refuse; becomes a 422 `invalid_transition`."""
 
-    def __init__(self, message: str, source: str, target: str, allowed: list[str], field="status"):
+    def __init__(self, message: str, source: str, target: str, allowed: list[str],
+                 loc: tuple = ("body", "status")):
         super().__init__(message)
         self.entry = error(
-            "invalid_transition", ["body", field], message, target,
+            "invalid_transition", list(loc), message, target,
             {"from": source, "to": target, "allowed": allowed},
         )
 
     @classmethod
-    def from_illegal(cls, exc: IllegalTransition) -> "MoveRefused":
+    def for_move(cls, subject: str, source: str, target: str) -> "MoveRefused":
+        """The table's own refusal of moving `subject` from `source` to `target`."""
+        exc = IllegalTransition(source, target, subject)
         return cls(str(exc), exc.source.value, exc.target.value, [s.value for s in exc.allowed])
 
 

@@ -7,7 +7,7 @@ import json
 import re
 
 from flask import current_app, jsonify, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
 
@@ -49,6 +49,29 @@ def load(schema: Schema, data: object, location: str = "body") -> dict:
         return schema.load(data)
     except ValidationError as exc:
         raise RequestValidationError(validation_errors(exc.messages, location, data)) from None
+
+
+def query_args(schema: Schema) -> dict:
+    """The query string loaded by `schema`. List filters may repeat or be comma-separated;
+    an unknown `filter[...]` key is refused rather than silently ignored."""
+    known = {f.data_key or name: f for name, f in schema.fields.items()}
+    raw: dict = {}
+    errors = []
+    for key in request.args:
+        values = request.args.getlist(key)
+        if key in known:
+            many = isinstance(known[key], fields.List)
+            raw[key] = [p for v in values for p in v.split(",") if p] if many else values[-1]
+        elif key.startswith("filter"):
+            errors.append(error("extra_forbidden", ["query", key], f"Unknown filter '{key}'.",
+                                values[-1]))
+    try:
+        loaded = schema.load(raw)
+    except ValidationError as exc:
+        errors += validation_errors(exc.messages, "query", raw)
+    if errors:
+        raise RequestValidationError(errors)
+    return loaded
 
 
 def check_names(**names: str) -> None:

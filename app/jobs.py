@@ -1,11 +1,11 @@
-"""Jobs and their steps."""
+"""Jobs: create, list, read, delete, act on, and their status tree and details."""
 
-from flask import Blueprint
+from flask import Blueprint, jsonify
 
 import schemas
 
 from . import store
-from .http import check_names, db, entity, json_body, load, principal
+from .http import check_names, db, entity, if_match, json_body, load, principal, query_args
 
 bp = Blueprint("jobs", __name__)
 
@@ -17,13 +17,47 @@ def create_job(workspace):
     return entity(schemas.job, store.create_job(db(), workspace, data, principal()), 201)
 
 
+@bp.get("/workspaces/<workspace>/jobs")
+def list_jobs(workspace):
+    check_names(workspace=workspace)
+    query = query_args(schemas.job_query)
+    return jsonify(schemas.job_page.dump(store.list_jobs(db(), workspace, query)))
+
+
 @bp.get("/workspaces/<workspace>/jobs/<name>")
 def get_job(workspace, name):
     check_names(workspace=workspace, name=name)
     return entity(schemas.job, store.get_job(db(), workspace, name))
 
 
-@bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")
-def get_step(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
-    return entity(schemas.step, store.get_step(db(), workspace, job, name))
+@bp.delete("/workspaces/<workspace>/jobs/<name>")
+def delete_job(workspace, name):
+    check_names(workspace=workspace, name=name)
+    store.delete_job(db(), workspace, name, if_match())
+    return "", 204
+
+
+@bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
+def act(workspace, name, action):
+    check_names(workspace=workspace, name=name)
+    return entity(schemas.job, store.act(db(), workspace, name, action, if_match(), principal()))
+
+
+@bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
+def rerun(workspace, name):
+    check_names(workspace=workspace, name=name)
+    return entity(schemas.job, store.rerun(db(), workspace, name, if_match(), principal()))
+
+
+@bp.get("/workspaces/<workspace>/jobs/<name>/status")
+def status_tree(workspace, name):
+    check_names(workspace=workspace, name=name)
+    return jsonify(schemas.job_status.dump(store.status_tree(db(), workspace, name)))
+
+
+@bp.patch("/workspaces/<workspace>/jobs/<name>/status-details")
+def merge_status_details(workspace, name):
+    check_names(workspace=workspace, name=name)
+    details = load(schemas.status_details, json_body())
+    job = store.merge_status_details(db(), workspace, name, details, if_match(), principal())
+    return entity(schemas.job, job)

@@ -2,7 +2,9 @@
 
 from .errors import HTTPValidationErrorSchema, ValidationErrorSchema, error, validation_errors
 from .fields import NAME_PATTERN, valid_name
-from .job import JobCreateSchema, JobSchema, StepSchema
+from .job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
+                  StatusDetailsSchema, StepPageSchema, StepSchema, StepStatusUpdateSchema)
+from .query import JobListQuerySchema, StepListQuerySchema
 from .task import TaskListSchema, TaskSchema, TaskUpdateSchema
 
 task_update = TaskUpdateSchema()
@@ -10,11 +12,18 @@ task = TaskSchema()
 task_list = TaskListSchema()
 job_create = JobCreateSchema()
 job = JobSchema()
+job_page = JobPageSchema()
+job_query = JobListQuerySchema()
+job_status = JobStatusSchema()
+status_details = StatusDetailsSchema()
 step = StepSchema()
+step_page = StepPageSchema()
+step_query = StepListQuerySchema()
+step_status_update = StepStatusUpdateSchema()
 
 __all__ = [
-    "HTTPValidationErrorSchema", "ValidationErrorSchema", "JobCreateSchema", "JobSchema",
-    "StepSchema", "TaskListSchema", "TaskSchema", "TaskUpdateSchema", "NAME_PATTERN",
-    "error", "validation_errors", "valid_name",
-    "task_update", "task", "task_list", "job_create", "job", "step",
+    "HTTPValidationErrorSchema", "ValidationErrorSchema", "NAME_PATTERN", "error",
+    "validation_errors", "valid_name",
+    "task_update", "task", "task_list", "job_create", "job", "job_page", "job_query",
+    "job_status", "status_details", "step", "step_page", "step_query", "step_status_update",
 ]

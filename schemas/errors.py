@@ -7,7 +7,7 @@ path and given the type its template stands for.
 
 import re
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from .fields import NAME_PATTERN, Name, StatusField
 
@@ -25,7 +25,7 @@ class HTTPValidationErrorSchema(Schema):
 
 
 def _template(message: str) -> re.Pattern:
-    parts = re.split(r"\{\w+\}", message)
+    parts = re.split(r"\{+\w+\}+", message)
     return re.compile(".*".join(re.escape(p) for p in parts) + r"\Z", re.S)
 
 
@@ -41,6 +41,10 @@ _TYPES = [
     (_template(Schema._default_error_messages["type"]), "dict_type"),
     (_template(Schema._default_error_messages["unknown"]), "extra_forbidden"),
     (_template(StatusField.default_error_messages["enum"]), "enum"),
+    (_template(validate.OneOf.default_message), "literal_error"),
+    (_template(validate.Range.message_all), "out_of_range"),
+    (_template(validate.Range.message_min), "out_of_range"),
+    (_template(validate.Range.message_max), "out_of_range"),
     (_template(Name.default_error_messages["pattern"]), "string_pattern_mismatch"),
 ]
 _CTX = {

@@ -1,8 +1,8 @@
 """Job creation (request), and jobs and steps as responses."""
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from .fields import Name, non_empty
+from .fields import Name, StatusField, non_empty
 
 
 class StepSpecSchema(Schema):
@@ -90,3 +90,77 @@ class StepSchema(Schema):
     updated_at = fields.String()
     updated_by = fields.String(allow_none=True)
     db_version = fields.Integer()
+
+
+class StepStatusUpdateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    status = StatusField(required=True)
+    status_details = fields.Dict(keys=fields.String())
+    error_details = fields.Dict(keys=fields.String())
+
+
+class StatusDetailsSchema(Schema):
+    """PATCH status-details: the body is the object merged into the job's details."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ListedStepSchema(Schema):
+    """Upstream's "step with context", as listed."""
+
+    id = fields.String()
+    job = fields.String()
+    attempt_id = fields.String()
+    fileset = fields.String()
+    name = fields.String()
+    workspace = fields.String()
+    step_spec = fields.Dict()
+    status = fields.String()
+    status_details = fields.Dict()
+    error_details = fields.Dict()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class PaginationSchema(Schema):
+    page = fields.Integer()
+    page_size = fields.Integer()
+    current_page_size = fields.Integer()
+    total_pages = fields.Integer()
+    total_results = fields.Integer()
+
+
+class JobPageSchema(Schema):
+    data = fields.List(fields.Nested(JobSchema))
+    pagination = fields.Nested(PaginationSchema)
+    sort = fields.String()
+    filter = fields.Dict()
+
+
+class StepPageSchema(JobPageSchema):
+    data = fields.List(fields.Nested(ListedStepSchema))
+
+
+class _TreeNodeSchema(Schema):
+    id = fields.String()
+    name = fields.String()
+    status = fields.String()
+    status_details = fields.Dict()
+    error_details = fields.Dict()
+    created_at = fields.String()
+    updated_at = fields.String()
+
+
+class TaskStatusSchema(_TreeNodeSchema):
+    error_stack = fields.String()
+
+
+class StepStatusSchema(_TreeNodeSchema):
+    tasks = fields.List(fields.Nested(TaskStatusSchema))
+
+
+class JobStatusSchema(_TreeNodeSchema):
+    steps = fields.List(fields.Nested(StepStatusSchema))

@@ -1,0 +1,18 @@
+"""Reads and check-and-set writes of jobs, steps and tasks.
+
+Every write runs in one BEGIN IMMEDIATE transaction: the rows a decision depends on are
+read after the write lock is taken, so no other writer can change them before the write.
+Queries go through `execute` with fixed SQL; sqlite-utils' convenience methods inspect the
+schema on each call and are kept for migrations.
+"""
+
+from .jobs import act, create_job, delete_job, get_job, merge_status_details, rerun, status_tree
+from .lists import list_jobs, list_steps
+from .steps import get_step, update_step_status
+from .tasks import get_task, list_tasks, put_task
+
+__all__ = [
+    "act", "create_job", "delete_job", "get_job", "get_step", "get_task", "list_jobs",
+    "list_steps", "list_tasks", "merge_status_details", "put_task", "rerun", "status_tree",
+    "update_step_status",
+]

@@ -1,0 +1,149 @@
+"""Jobs: creation, reading, deletion, status details, actions, reruns and status trees."""
+
+import uuid
+
+import sqlite_utils
+
+from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
+                          allowed_targets, is_legal)
+
+from ..db import immediate
+from ..errors import Conflict, MoveRefused
+from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
+from .steps import attempt_steps, roll_up, set_step_status
+
+
+def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | None) -> dict:
+    name = data.get("name") or f"job-{uuid.uuid4().hex[:12]}"
+    at = now()
+    job = {
+        "id": new_id("job"), "workspace": workspace, "name": name,
+        "project": data["project"], "description": data["description"],
+        "source": data["source"], "spec": data["spec"], "platform_spec": data["platform_spec"],
+        "attempt_id": new_id("attempt"), "fileset": name, "status": Status.CREATED.value,
+        "status_details": {}, "error_details": {},
+        "ownership": data["ownership"], "custom_fields": data["custom_fields"],
+        "created_at": at, "created_by": by, "updated_at": at, "updated_by": by, "db_version": 1,
+    }
+    with immediate(db):
+        if db.execute("SELECT 1 FROM jobs WHERE workspace = ? AND name = ?",
+                      (workspace, name)).fetchone():
+            raise Conflict(f"Job '{name}' already exists in workspace '{workspace}'.")
+        insert(db, "jobs", job)
+        _insert_steps(db, job, at, by)
+    return job
+
+
+def _insert_steps(db, job: dict, at: str, by) -> None:
+    # Inserted in spec order: `seq` then lists them in that order.
+    for spec in job["platform_spec"]["steps"]:
+        insert(db, "steps", {
+            "id": new_id("step"), "job_id": job["id"], "attempt_id": job["attempt_id"],
+            "workspace": job["workspace"], "project": job["project"], "name": spec["name"],
+            "step_spec": spec, "status": Status.CREATED.value,
+            "status_details": {}, "error_details": {},
+            "created_at": at, "created_by": by, "updated_at": at, "updated_by": by,
+            "db_version": 1,
+        })
+
+
+def get_job(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
+    job = one(db, "SELECT * FROM jobs WHERE workspace = ? AND name = ?", (workspace, name))
+    if job is None:
+        raise job_missing(workspace, name)
+    return job
+
+
+def delete_job(db: sqlite_utils.Database, workspace: str, name: str, if_match=None) -> None:
+    """Remove the job with every attempt's steps and their tasks."""
+    with immediate(db):
+        job = get_job(db, workspace, name)
+        check_version("job", job["db_version"], if_match)
+        db.execute("DELETE FROM tasks WHERE step_id IN (SELECT id FROM steps WHERE job_id = ?)",
+                   (job["id"],))
+        db.execute("DELETE FROM steps WHERE job_id = ?", (job["id"],))
+        db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
+
+
+def merge_status_details(db: sqlite_utils.Database, workspace: str, name: str, details: dict,
+                         if_match=None, by: str | None = None) -> dict:
+    with immediate(db):
+        job = get_job(db, workspace, name)
+        check_version("job", job["db_version"], if_match)
+        db.execute(
+            """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
+                   db_version = db_version + 1 WHERE seq = ?""",
+            (dumps({**job["status_details"], **details}), now(), by, job["seq"]),
+        )
+        return get_job(db, workspace, name)
+
+
+def act(db: sqlite_utils.Database, workspace: str, name: str, action: str, if_match=None,
+        by: str | None = None) -> dict:
+    """cancel, pause or resume: move the current attempt's steps, then roll the job up."""
+    asks = ACTIONS[action]
+    at = now()
+    with immediate(db):
+        job = get_job(db, workspace, name)
+        check_version("job", job["db_version"], if_match)
+        if job["status"] in TERMINAL:
+            if ACTION_HOLDS_WHEN_TERMINAL.get(action) == job["status"]:
+                return job
+            raise _refused(job, action, f"it is '{job['status']}', which is terminal",
+                           job["status"], job["status"])
+        moves = [(step, asks[step["status"]]) for step in attempt_steps(db, job["attempt_id"])
+                 if step["status"] in asks and asks[step["status"]] != step["status"]]
+        for step, target in moves:
+            if not is_legal(step["status"], target):
+                raise _refused(job, action, f"step '{step['name']}' is '{step['status']}' and "
+                               f"cannot move to '{target}'", step["status"], target)
+        for step, target in moves:
+            set_step_status(db, step, target, at, by)
+        if moves:
+            roll_up(db, job, at, by, f"{action} to job '{name}'")
+        return get_job(db, workspace, name)
+
+
+def _refused(job, action, reason, source, target) -> MoveRefused:
+    return MoveRefused(f"Cannot {action} job '{job['name']}': {reason}.", source, target,
+                       [s.value for s in allowed_targets(source)], loc=("path", "name"))
+
+
+def rerun(db: sqlite_utils.Database, workspace: str, name: str, if_match=None,
+          by: str | None = None) -> dict:
+    """Start a new attempt of a finished job; the old attempt's steps and tasks are kept."""
+    at = now()
+    with immediate(db):
+        job = get_job(db, workspace, name)
+        check_version("job", job["db_version"], if_match)
+        if job["status"] not in TERMINAL:
+            raise _refused(job, "rerun", f"it is '{job['status']}'; only a 'completed', "
+                           "'error' or 'cancelled' job can be rerun",
+                           job["status"], Status.CREATED.value)
+        job["attempt_id"] = new_id("attempt")
+        _insert_steps(db, job, at, by)
+        db.execute(
+            """UPDATE jobs SET attempt_id = ?, status = ?, status_details = '{}',
+                   error_details = '{}', updated_at = ?, updated_by = ?,
+                   db_version = db_version + 1 WHERE seq = ?""",
+            (job["attempt_id"], Status.CREATED.value, at, by, job["seq"]),
+        )
+        return get_job(db, workspace, name)
+
+
+_TREE_KEYS = ("id", "name", "status", "status_details", "error_details", "created_at",
+              "updated_at")
+
+
+def status_tree(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
+    """The job, its current steps in spec order, and each step's tasks."""
+    job = get_job(db, workspace, name)
+    tasks: dict[str, list] = {}
+    for task in all_rows(db, """
+            SELECT t.* FROM steps s JOIN tasks t ON t.step_id = s.id
+            WHERE s.attempt_id = ? ORDER BY t.seq""", (job["attempt_id"],)):
+        tasks.setdefault(task["step_id"], []).append(
+            {k: task[k] for k in (*_TREE_KEYS, "error_stack")})
+    steps = [{**{k: s[k] for k in _TREE_KEYS}, "tasks": tasks.get(s["id"], [])}
+             for s in attempt_steps(db, job["attempt_id"])]
+    return {**{k: job[k] for k in _TREE_KEYS}, "steps": steps}

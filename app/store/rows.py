@@ -1,0 +1,78 @@
+"""Row helpers shared by the store's modules: ids, timestamps, JSON columns, lookups."""
+
+import json
+import sqlite3
+import uuid
+from datetime import datetime, timezone
+
+import sqlite_utils
+
+from ..errors import NotFound, PreconditionFailed
+
+JSON_COLUMNS = frozenset({
+    "spec", "platform_spec", "status_details", "error_details", "ownership",
+    "custom_fields", "step_spec",
+})
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex}"
+
+
+def dumps(value) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def row(cursor: sqlite3.Cursor, values) -> dict:
+    return {
+        col[0]: json.loads(v) if col[0] in JSON_COLUMNS and v is not None else v
+        for col, v in zip(cursor.description, values)
+    }
+
+
+def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
+    cursor = db.execute(sql, params)
+    values = cursor.fetchone()
+    return None if values is None else row(cursor, values)
+
+
+def all_rows(db: sqlite_utils.Database, sql: str, params=()) -> list[dict]:
+    cursor = db.execute(sql, params)
+    return [row(cursor, values) for values in cursor.fetchall()]
+
+
+def insert(db: sqlite_utils.Database, table: str, values: dict) -> int:
+    columns = ", ".join(values)
+    marks = ", ".join("?" for _ in values)
+    params = [dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in values.items()]
+    return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params).lastrowid
+
+
+def check_version(kind: str, current: int | None, if_match) -> None:
+    """If-Match: None (absent), "*" (any existing version) or the version it names."""
+    if if_match is None:
+        return
+    if current is None:
+        raise PreconditionFailed(f"If-Match cannot hold: the {kind} does not exist yet.")
+    if if_match != "*" and if_match != current:
+        raise PreconditionFailed(
+            f"If-Match does not hold: the {kind} is at version {current}, not {if_match}."
+        )
+
+
+def job_missing(workspace, job) -> NotFound:
+    return NotFound(f"Job '{job}' not found in workspace '{workspace}'.")
+
+
+def step_missing(workspace, job, step) -> NotFound:
+    return NotFound(f"Step '{step}' for job '{job}' not found in workspace '{workspace}'.")
+
+
+def task_missing(workspace, job, step, task) -> NotFound:
+    return NotFound(
+        f"Task '{task}' for step '{step}' of job '{job}' not found in workspace '{workspace}'."
+    )

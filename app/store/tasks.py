@@ -1,0 +1,129 @@
+"""Tasks: the workers' progress reports, created or updated by one PUT."""
+
+import json
+
+import sqlite_utils
+
+from statemachine import Status, allowed_targets, is_legal
+
+from ..db import immediate
+from ..errors import MoveRefused
+from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one,
+                   step_missing, task_missing)
+from .steps import get_step
+
+# Under a step in one of these, a task may only end (or stay where it is).
+CLOSED_STEP = frozenset({Status.COMPLETED, Status.ERROR, Status.CANCELLING, Status.CANCELLED})
+ENDINGS = (Status.CANCELLED, Status.ERROR, Status.COMPLETED)
+
+# One read resolves job, current-attempt step and task, and tells which one is missing.
+_LOCATE_TASK = """
+    SELECT j.seq AS job_seq, j.status_details AS job_status_details,
+           s.id AS step_id, s.status AS step_status,
+           t.seq AS task_seq, t.status AS task_status, t.status_details AS task_status_details,
+           t.db_version AS task_version
+    FROM jobs j
+    LEFT JOIN steps s ON s.attempt_id = j.attempt_id AND s.name = ?
+    LEFT JOIN tasks t ON t.step_id = s.id AND t.name = ?
+    WHERE j.workspace = ? AND j.name = ?"""
+
+
+def _locate_task(db, workspace, job, step, name) -> dict:
+    cursor = db.execute(_LOCATE_TASK, (step, name, workspace, job))
+    values = cursor.fetchone()
+    if values is None:
+        raise job_missing(workspace, job)
+    found = dict(zip((c[0] for c in cursor.description), values))
+    if found["step_id"] is None:
+        raise step_missing(workspace, job, step)
+    return found
+
+
+def list_tasks(db: sqlite_utils.Database, workspace: str, job: str, step: str) -> list[dict]:
+    found = get_step(db, workspace, job, step)
+    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
+
+
+def get_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str) -> dict:
+    found = _locate_task(db, workspace, job, step, name)
+    if found["task_seq"] is None:
+        raise task_missing(workspace, job, step, name)
+    return one(db, "SELECT * FROM tasks WHERE seq = ?", (found["task_seq"],))
+
+
+def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
+    """A task under a finished or cancelling step may only end, or stay where it is."""
+    if step_status not in CLOSED_STEP or target in ENDINGS or target == current:
+        return
+    legal = set(allowed_targets(current)) if current else set(ENDINGS)
+    allowed = [s.value for s in ENDINGS if s in legal]
+    if current:
+        message = (f"Cannot move task '{name}' from '{current}' to '{target}': its step "
+                   f"'{step}' is '{step_status}', so its tasks may only become 'cancelled', "
+                   f"'error' or 'completed'.")
+    else:
+        message = (f"Cannot create task '{name}' in '{target}': its step '{step}' is "
+                   f"'{step_status}', so new tasks may only be 'cancelled', 'error' or "
+                   f"'completed'.")
+    raise MoveRefused(message, current or target, target, allowed)
+
+
+def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str,
+             update: dict, if_match=None, by: str | None = None) -> dict:
+    """Create or update a task under the rules of API.md; returns the stored task."""
+    at = now()
+    with immediate(db):
+        found = _locate_task(db, workspace, job, step, name)
+        current = found["task_status"]
+        check_version("task", found["task_version"], if_match)
+        target = update.get("status") or current or Status.PENDING.value
+        _refuse_under_closed_step(name, step, found["step_status"], current, target)
+        if current is None:
+            task_seq = _create_task(db, found, name, target, update, at, by)
+        else:
+            if not is_legal(current, target):
+                raise MoveRefused.for_move(f"task '{name}'", current, target)
+            task_seq = found["task_seq"]
+            _update_task(db, found, target, update, at, by)
+        if update.get("status_details"):
+            _merge_job_status_details(db, found, update["status_details"], at, by)
+        return one(db, "SELECT * FROM tasks WHERE seq = ?", (task_seq,))
+
+
+def _create_task(db, found, name, status, update, at, by) -> int:
+    cursor = db.execute(
+        """INSERT INTO tasks (id, step_id, workspace, project, name, status, status_details,
+               error_details, error_stack, created_at, created_by, updated_at, updated_by,
+               db_version)
+           SELECT ?, s.id, s.workspace, s.project, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1
+           FROM steps s WHERE s.id = ?""",
+        (new_id("task"), name, status, dumps(update.get("status_details", {})),
+         dumps(update.get("error_details", {})), update.get("error_stack", ""),
+         at, by, at, by, found["step_id"]),
+    )
+    return cursor.lastrowid
+
+
+def _update_task(db, found, status, update, at, by) -> None:
+    details = json.loads(found["task_status_details"] or "{}")
+    details.update(update.get("status_details", {}))
+    error_details = update.get("error_details")
+    db.execute(
+        """UPDATE tasks SET status = ?, status_details = ?,
+               error_details = COALESCE(?, error_details),
+               error_stack = COALESCE(?, error_stack),
+               updated_at = ?, updated_by = ?, db_version = db_version + 1
+           WHERE seq = ?""",
+        (status, dumps(details), None if error_details is None else dumps(error_details),
+         update.get("error_stack"), at, by, found["task_seq"]),
+    )
+
+
+def _merge_job_status_details(db, found, details: dict, at, by) -> None:
+    merged = json.loads(found["job_status_details"] or "{}")
+    merged.update(details)
+    db.execute(
+        """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
+               db_version = db_version + 1 WHERE seq = ?""",
+        (dumps(merged), at, by, found["job_seq"]),
+    )
