@@ -7,6 +7,9 @@ workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # e.g. "-" for stdout
+# gunicorn 27's runtime control socket lives at one per-user path; several servers on one
+# host (tests, blue/green) would fight over it, and nothing here uses it.
+control_socket_disable = True
 # No preload: each worker imports the app itself, so no connection ever crosses a fork.
 preload_app = False
 
