@@ -14,7 +14,7 @@ bp = Blueprint("jobs", __name__)
 def create_job(workspace):
     check_names(workspace=workspace)
     data = load(schemas.job_create, json_body())
-    return entity(schemas.job, store.create_job(db(), workspace, data, principal()), 201)
+    return entity(schemas.dump_job, store.create_job(db(), workspace, data, principal()), 201)
 
 
 @bp.get("/workspaces/<workspace>/jobs")
@@ -27,7 +27,7 @@ def list_jobs(workspace):
 @bp.get("/workspaces/<workspace>/jobs/<name>")
 def get_job(workspace, name):
     check_names(workspace=workspace, name=name)
-    return entity(schemas.job, store.get_job(db(), workspace, name))
+    return entity(schemas.dump_job, store.get_job(db(), workspace, name))
 
 
 @bp.delete("/workspaces/<workspace>/jobs/<name>")
@@ -40,13 +40,13 @@ def delete_job(workspace, name):
 @bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
 def act(workspace, name, action):
     check_names(workspace=workspace, name=name)
-    return entity(schemas.job, store.act(db(), workspace, name, action, if_match(), principal()))
+    return entity(schemas.dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
 def rerun(workspace, name):
     check_names(workspace=workspace, name=name)
-    return entity(schemas.job, store.rerun(db(), workspace, name, if_match(), principal()))
+    return entity(schemas.dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/status")
@@ -60,4 +60,4 @@ def merge_status_details(workspace, name):
     check_names(workspace=workspace, name=name)
     details = load(schemas.status_details, json_body())
     job = store.merge_status_details(db(), workspace, name, details, if_match(), principal())
-    return entity(schemas.job, job)
+    return entity(schemas.dump_job, job)

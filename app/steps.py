@@ -20,7 +20,7 @@ def list_steps(workspace, job):
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")
 def get_step(workspace, job, name):
     check_names(workspace=workspace, job=job, name=name)
-    return entity(schemas.step, store.get_step(db(), workspace, job, name))
+    return entity(schemas.dump_step, store.get_step(db(), workspace, job, name))
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<job>/steps/<name>/status")
@@ -28,4 +28,4 @@ def update_step_status(workspace, job, name):
     check_names(workspace=workspace, job=job, name=name)
     update = load(schemas.step_status_update, json_body())
     step = store.update_step_status(db(), workspace, job, name, update, if_match(), principal())
-    return entity(schemas.step, step)
+    return entity(schemas.dump_step, step)

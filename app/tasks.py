@@ -19,7 +19,7 @@ def list_tasks(workspace, job, name):
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
 def get_task(workspace, job, step, name):
     check_names(workspace=workspace, job=job, step=step, name=name)
-    return entity(schemas.task, store.get_task(db(), workspace, job, step, name))
+    return entity(schemas.dump_task, store.get_task(db(), workspace, job, step, name))
 
 
 @bp.put("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
@@ -27,4 +27,4 @@ def put_task(workspace, job, step, name):
     check_names(workspace=workspace, job=job, step=step, name=name)
     update = load(schemas.task_update, json_body(empty_as={}))
     task = store.put_task(db(), workspace, job, step, name, update, if_match(), principal())
-    return entity(schemas.task, task)
+    return entity(schemas.dump_task, task)

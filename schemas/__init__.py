@@ -1,5 +1,6 @@
 """marshmallow schemas for requests and responses, built once and shared."""
 
+from .fast import plain_dumper
 from .errors import HTTPValidationErrorSchema, ValidationErrorSchema, error, validation_errors
 from .fields import NAME_PATTERN, valid_name
 from .job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
@@ -21,9 +22,14 @@ step_page = StepPageSchema()
 step_query = StepListQuerySchema()
 step_status_update = StepStatusUpdateSchema()
 
+# Plain dumpers of the flat entity schemas, for the single-entity answers.
+dump_task = plain_dumper(task)
+dump_job = plain_dumper(job)
+dump_step = plain_dumper(step)
+
 __all__ = [
     "HTTPValidationErrorSchema", "ValidationErrorSchema", "NAME_PATTERN", "error",
     "validation_errors", "valid_name",
     "task_update", "task", "task_list", "job_create", "job", "job_page", "job_query",
-    "job_status", "status_details", "step", "step_page", "step_query", "step_status_update",
+    "job_status", "status_details", "dump_task", "dump_job", "dump_step", "plain_dumper", "step", "step_page", "step_query", "step_status_update",
 ]

@@ -1,6 +1,8 @@
 """The database layer: migrations under concurrent start, settings, connection ownership."""
 
 import multiprocessing
+
+import pytest
 import sqlite3
 import threading
 
@@ -57,3 +59,16 @@ def test_each_thread_gets_its_own_connection(tmp_path):
         t.join()
     assert len({id(db.conn) for db in seen}) == 3
     assert pool.get() is pool.get()
+
+
+@pytest.mark.parametrize("sort", ["created_at", "-created_at", "updated_at", "-updated_at",
+                                  "name", "-name"])
+def test_a_job_page_is_picked_from_an_index_without_sorting(tmp_path, sort):
+    from app.store.lists import page_ids_sql
+
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    sql = page_ids_sql("jobs j", "j.workspace = ?", "j", sort)
+    plan = " | ".join(str(r[-1]) for r in connect(path).execute(
+        "EXPLAIN QUERY PLAN " + sql, ["w", 10, 100]))
+    assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan

@@ -33,17 +33,23 @@ def _where(filters: dict, columns: dict[str, str]) -> tuple[list[str], list]:
     return clauses, params
 
 
+def page_ids_sql(base: str, where: str, alias: str, sort: str) -> str:
+    """The ids of one page, in order. Ties keep creation order (`seq`), so a job's steps
+    list in spec order."""
+    order = _ORDER[sort].format(t=alias) + f", {alias}.seq ASC"
+    return (f"SELECT {alias}.seq FROM {base} WHERE {where} ORDER BY {order} "
+            "LIMIT ? OFFSET ?")
+
+
 def _page(db, base: str, clauses: list[str], params: list, alias: str, query: dict,
           select: str) -> dict:
     where = " AND ".join(clauses)
-    # Ties keep creation order (`seq`), so a job's steps list in spec order.
     order = _ORDER[query["sort"]].format(t=alias) + f", {alias}.seq ASC"
     total = db.execute(f"SELECT COUNT(*) FROM {base} WHERE {where}", params).fetchone()[0]
     size = query["page_size"]
-    rows = all_rows(db, f"""
-        SELECT {select} FROM {base} WHERE {alias}.seq IN (
-            SELECT {alias}.seq FROM {base} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?)
-        ORDER BY {order}""", [*params, size, (query["page"] - 1) * size])
+    ids = page_ids_sql(base, where, alias, query["sort"])
+    rows = all_rows(db, f"SELECT {select} FROM {base} WHERE {alias}.seq IN ({ids}) ORDER BY {order}",
+                    [*params, size, (query["page"] - 1) * size])
     return {
         "data": rows,
         "pagination": {

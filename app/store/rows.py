@@ -23,8 +23,8 @@ def new_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex}"
 
 
-def dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+# One encoder for every write: json.dumps with options builds a new encoder per call.
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def row(cursor: sqlite3.Cursor, values) -> dict:
@@ -38,6 +38,14 @@ def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
     cursor = db.execute(sql, params)
     values = cursor.fetchone()
     return None if values is None else row(cursor, values)
+
+
+def returning(db: sqlite_utils.Database, sql: str, params=()) -> dict:
+    """The one row an INSERT/UPDATE ... RETURNING gives; read to the end so the statement
+    is finished before the transaction commits."""
+    cursor = db.execute(sql, params)
+    [values] = cursor.fetchall()
+    return row(cursor, values)
 
 
 def all_rows(db: sqlite_utils.Database, sql: str, params=()) -> list[dict]:

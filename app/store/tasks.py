@@ -8,7 +8,7 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import immediate
 from ..errors import MoveRefused
-from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one,
+from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
 from .steps import get_step
 
@@ -79,49 +79,51 @@ def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, nam
         target = update.get("status") or current or Status.PENDING.value
         _refuse_under_closed_step(name, step, found["step_status"], current, target)
         if current is None:
-            task_seq = _create_task(db, found, name, target, update, at, by)
+            task = _create_task(db, found, name, target, update, at, by)
         else:
             if not is_legal(current, target):
                 raise MoveRefused.for_move(f"task '{name}'", current, target)
-            task_seq = found["task_seq"]
-            _update_task(db, found, target, update, at, by)
+            task = _update_task(db, found, target, update, at, by)
         if update.get("status_details"):
             _merge_job_status_details(db, found, update["status_details"], at, by)
-        return one(db, "SELECT * FROM tasks WHERE seq = ?", (task_seq,))
+        return task
 
 
-def _create_task(db, found, name, status, update, at, by) -> int:
-    cursor = db.execute(
+def _create_task(db, found, name, status, update, at, by) -> dict:
+    return returning(
+        db,
         """INSERT INTO tasks (id, step_id, workspace, project, name, status, status_details,
                error_details, error_stack, created_at, created_by, updated_at, updated_by,
                db_version)
            SELECT ?, s.id, s.workspace, s.project, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1
-           FROM steps s WHERE s.id = ?""",
+           FROM steps s WHERE s.id = ? RETURNING *""",
         (new_id("task"), name, status, dumps(update.get("status_details", {})),
          dumps(update.get("error_details", {})), update.get("error_stack", ""),
          at, by, at, by, found["step_id"]),
     )
-    return cursor.lastrowid
 
 
-def _update_task(db, found, status, update, at, by) -> None:
+def _update_task(db, found, status, update, at, by) -> dict:
     details = json.loads(found["task_status_details"] or "{}")
     details.update(update.get("status_details", {}))
     error_details = update.get("error_details")
-    db.execute(
+    return returning(
+        db,
         """UPDATE tasks SET status = ?, status_details = ?,
                error_details = COALESCE(?, error_details),
                error_stack = COALESCE(?, error_stack),
                updated_at = ?, updated_by = ?, db_version = db_version + 1
-           WHERE seq = ?""",
+           WHERE seq = ? RETURNING *""",
         (status, dumps(details), None if error_details is None else dumps(error_details),
          update.get("error_stack"), at, by, found["task_seq"]),
     )
 
 
 def _merge_job_status_details(db, found, details: dict, at, by) -> None:
-    merged = json.loads(found["job_status_details"] or "{}")
-    merged.update(details)
+    current = json.loads(found["job_status_details"] or "{}")
+    merged = {**current, **details}
+    if merged == current:  # a repeated report: nothing to write
+        return
     db.execute(
         """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
                db_version = db_version + 1 WHERE seq = ?""",

@@ -1,0 +1,39 @@
+"""The plain dumpers give exactly what the marshmallow schemas give."""
+
+import pytest
+from marshmallow import Schema, fields
+
+import schemas
+
+
+@pytest.fixture
+def stored(api):
+    api.create_job("j1", steps=("train",), project="p", description="d",
+                   ownership={"o": 1}, custom_fields={"c": [1, 2]})
+    api.put_task("j1", "train", "t0", {"status": "active", "status_details": {"p": {"q": 1}},
+                                       "error_details": {"e": None}, "error_stack": "s"})
+    from app.http import db
+    from app import store
+    with api.client.application.app_context():
+        conn = db()
+        return {
+            "job": store.get_job(conn, "ws", "j1"),
+            "step": store.get_step(conn, "ws", "j1", "train"),
+            "task": store.get_task(conn, "ws", "j1", "train", "t0"),
+        }
+
+
+@pytest.mark.parametrize("kind", ["job", "step", "task"])
+def test_plain_dump_equals_schema_dump(stored, kind):
+    schema = getattr(schemas, kind)
+    fast = getattr(schemas, f"dump_{kind}")
+    assert fast(stored[kind]) == schema.dump(stored[kind])
+    assert list(fast(stored[kind])) == list(schema.dump(stored[kind]))  # same order
+
+
+def test_a_schema_with_a_nested_field_is_refused():
+    class WithNested(Schema):
+        inner = fields.Nested(Schema)
+
+    with pytest.raises(TypeError, match="not a plain field"):
+        schemas.plain_dumper(WithNested())
