@@ -1,17 +1,24 @@
 """gunicorn settings, read from the environment so one file serves every deployment."""
 
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # e.g. "-" for stdout
+accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # e.g. "-"; the app logs each request anyway
 # gunicorn 27's runtime control socket lives at one per-user path; several servers on one
 # host (tests, blue/green) would fight over it, and nothing here uses it.
 control_socket_disable = True
 # No preload: each worker imports the app itself, so no connection ever crosses a fork.
 preload_app = False
+
+# Workers share their Prometheus counts through files in this folder; it must be set before
+# any worker imports prometheus_client, and start empty so old counts do not leak in.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jobs-metrics-")
 
 
 def on_starting(server):
@@ -19,6 +26,16 @@ def on_starting(server):
     from app import config
     from app.db import migrate
 
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
     path = config.from_environment()["JOBS_DB"]
     applied = migrate(path)
     server.log.info("database %s ready (%d migration(s) applied)", path, len(applied))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,12 +1,17 @@
-"""Command-line tasks: `flask --app wsgi init-db`."""
+"""Command-line tasks, run as `flask --app wsgi <command>`."""
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
-from .db import migrate
+import statemachine
+
+from . import store
+from .db import connect, migrate
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db() -> None:
     """Create the database file if needed and apply pending migrations."""
     applied = migrate(current_app.config["JOBS_DB"])
@@ -14,5 +19,33 @@ def init_db() -> None:
                + (f": {', '.join(applied)}" if applied else ""))
 
 
+@click.command("machine")
+@click.option("--mermaid", is_flag=True, help="Print the Mermaid state diagram instead.")
+def machine(mermaid: bool) -> None:
+    """Print the table of legal status moves."""
+    click.echo(statemachine.mermaid() if mermaid else statemachine.table(), nl=False)
+
+
+@click.command("reap-stale")
+@click.option("--dry-run", is_flag=True, help="List what would be reaped; change nothing.")
+@with_appcontext
+def reap_stale(dry_run: bool) -> None:
+    """Move to `error` every task whose step's lifecycle.staleness_timeout_seconds has passed
+    since its last update. Safe to run from cron or a timer, on any number of hosts."""
+    path = current_app.config["JOBS_DB"]
+    migrate(path)
+    db = connect(path)
+    try:
+        reaped = store.reap_stale(db, dry_run=dry_run)
+    finally:
+        db.close()
+    for task in reaped:
+        click.echo(f"{'would reap' if dry_run else 'reaped'} {task['workspace']}/"
+                   f"{task['job']}/{task['step']}/{task['name']} (last update "
+                   f"{task['updated_at']}, timeout {task['timeout']} s)")
+    click.echo(f"{len(reaped)} stale task(s){' (dry run)' if dry_run else ''}")
+
+
 def init_app(app: Flask) -> None:
-    app.cli.add_command(init_db)
+    for command in (init_db, machine, reap_stale):
+        app.cli.add_command(command)

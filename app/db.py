@@ -95,6 +95,8 @@ class Database(sqlite_utils.Database):
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         super().__init__(conn, execute_plugins=False)
+        # Callbacks for what a transaction announces once it has committed.
+        self.after_commit: list = []
         self.writer_lock = None
         if path != ":memory:":
             self.writer_lock = os.open(path + ".writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -115,6 +117,21 @@ def m003_descending_list_indexes(db: sqlite_utils.Database) -> None:
                                 index_name=f"idx_jobs_workspace_{column}_desc")
 
 
+@migrations()
+def m004_history(db: sqlite_utils.Database) -> None:
+    db["history"].create(
+        {
+            "seq": int, "workspace": str, "job_id": str, "entity_kind": str,
+            "entity_id": str, "entity_name": str, "from_status": str, "to_status": str,
+            "at": str, "by": str, "db_version": int,
+        },
+        pk="seq",
+        not_null={"workspace", "job_id", "entity_kind", "entity_id", "to_status", "at"},
+    )
+    db["history"].create_index(["entity_id", "seq"])
+    db["history"].create_index(["job_id", "seq"])
+
+
 def connect(path: str) -> Database:
     """Open a connection with the durability and locking settings every user needs."""
     return Database(path)
@@ -126,17 +143,22 @@ def immediate(db: Database):
     check and the write it guards cannot interleave with another writer's."""
     if db.writer_lock is not None:
         fcntl.flock(db.writer_lock, fcntl.LOCK_EX)
+    db.after_commit.clear()
     try:
         db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield db
         except BaseException:
             db.conn.execute("ROLLBACK")
+            db.after_commit.clear()
             raise
         db.conn.execute("COMMIT")
     finally:
         if db.writer_lock is not None:
             fcntl.flock(db.writer_lock, fcntl.LOCK_UN)
+    callbacks, db.after_commit = db.after_commit, []
+    for callback in callbacks:
+        callback()
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:

@@ -52,19 +52,21 @@ class RequestValidationError(Exception):
 class MoveRefused(Exception):
     """A status change the rules refuse; becomes a 422 `invalid_transition`."""
 
-    def __init__(self, message: str, source: str, target: str, allowed: list[str],
+    def __init__(self, kind: str, message: str, source: str, target: str, allowed: list[str],
                  loc: tuple = ("body", "status")):
         super().__init__(message)
+        self.kind, self.source, self.target = kind, source, target
         self.entry = error(
             "invalid_transition", list(loc), message, target,
             {"from": source, "to": target, "allowed": allowed},
         )
 
     @classmethod
-    def for_move(cls, subject: str, source: str, target: str) -> "MoveRefused":
-        """The table's own refusal of moving `subject` from `source` to `target`."""
-        exc = IllegalTransition(source, target, subject)
-        return cls(str(exc), exc.source.value, exc.target.value, [s.value for s in exc.allowed])
+    def for_move(cls, kind: str, name: str, source: str, target: str) -> "MoveRefused":
+        """The table's own refusal of moving the `kind` called `name`."""
+        exc = IllegalTransition(source, target, f"{kind} '{name}'")
+        return cls(kind, str(exc), exc.source.value, exc.target.value,
+                   [s.value for s in exc.allowed])
 
 
 def _detail(status: int, detail, headers=None):
@@ -87,6 +89,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(MoveRefused)
     def move_refused(exc: MoveRefused):
+        from .store.history import transition_refused
+
+        transition_refused.send(exc.kind, source=exc.source, target=exc.target)
         return _detail(422, [exc.entry])
 
     @app.errorhandler(HTTPException)

@@ -61,3 +61,11 @@ def merge_status_details(workspace, name):
     details = load(schemas.status_details, json_body())
     job = store.merge_status_details(db(), workspace, name, details, if_match(), principal())
     return entity(schemas.dump_job, job)
+
+
+@bp.get("/workspaces/<workspace>/jobs/<name>/history")
+def job_history(workspace, name):
+    check_names(workspace=workspace, name=name)
+    query = query_args(schemas.page_query)
+    history = store.job_history(db(), workspace, name, query["page"], query["page_size"])
+    return jsonify(schemas.history_page.dump(history))

@@ -10,11 +10,11 @@ from .http import check_names, db, entity, if_match, json_body, load, principal,
 bp = Blueprint("steps", __name__)
 
 
-@bp.get("/workspaces/<workspace>/jobs/<job>/steps")
-def list_steps(workspace, job):
-    check_names(workspace=workspace, **({} if job == "-" else {"job": job}))
+@bp.get("/workspaces/<workspace>/jobs/<name>/steps")
+def list_steps(workspace, name):
+    check_names(workspace=workspace, **({} if name == "-" else {"name": name}))
     query = query_args(schemas.step_query)
-    return jsonify(schemas.step_page.dump(store.list_steps(db(), workspace, job, query)))
+    return jsonify(schemas.step_page.dump(store.list_steps(db(), workspace, name, query)))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")

@@ -32,6 +32,10 @@ class StatusField(fields.String):
         return text
 
 
+class Timestamp(fields.String):
+    """An RFC 3339 UTC timestamp, stored and sent as text."""
+
+
 class Name(fields.String):
     """A name following upstream's pattern."""
 
@@ -49,4 +53,4 @@ def non_empty(value):
         raise ValidationError("At least one step is required.")
 
 
-__all__ = ["Name", "StatusField", "NAME_PATTERN", "valid_name", "non_empty", "validate"]
+__all__ = ["Name", "StatusField", "Timestamp", "NAME_PATTERN", "valid_name", "non_empty", "validate"]

@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from .fields import Name, StatusField, non_empty
+from .fields import Name, StatusField, Timestamp, non_empty
 
 
 class StepSpecSchema(Schema):
@@ -61,14 +61,14 @@ class JobSchema(Schema):
     platform_spec = fields.Dict()
     attempt_id = fields.String()
     fileset = fields.String()
-    status = fields.String()
+    status = StatusField()
     status_details = fields.Dict()
     error_details = fields.Dict()
     ownership = fields.Dict()
     custom_fields = fields.Dict()
-    created_at = fields.String()
+    created_at = Timestamp()
     created_by = fields.String(allow_none=True)
-    updated_at = fields.String()
+    updated_at = Timestamp()
     updated_by = fields.String(allow_none=True)
     db_version = fields.Integer()
 
@@ -82,12 +82,12 @@ class StepSchema(Schema):
     workspace = fields.String()
     project = fields.String()
     config = fields.Dict()
-    status = fields.String()
+    status = StatusField()
     status_details = fields.Dict()
     error_details = fields.Dict()
-    created_at = fields.String()
+    created_at = Timestamp()
     created_by = fields.String(allow_none=True)
-    updated_at = fields.String()
+    updated_at = Timestamp()
     updated_by = fields.String(allow_none=True)
     db_version = fields.Integer()
 
@@ -118,11 +118,11 @@ class ListedStepSchema(Schema):
     name = fields.String()
     workspace = fields.String()
     step_spec = fields.Dict()
-    status = fields.String()
+    status = StatusField()
     status_details = fields.Dict()
     error_details = fields.Dict()
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class PaginationSchema(Schema):
@@ -147,11 +147,11 @@ class StepPageSchema(JobPageSchema):
 class _TreeNodeSchema(Schema):
     id = fields.String()
     name = fields.String()
-    status = fields.String()
+    status = StatusField()
     status_details = fields.Dict()
     error_details = fields.Dict()
-    created_at = fields.String()
-    updated_at = fields.String()
+    created_at = Timestamp()
+    updated_at = Timestamp()
 
 
 class TaskStatusSchema(_TreeNodeSchema):

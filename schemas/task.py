@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from .fields import StatusField
+from .fields import StatusField, Timestamp
 
 
 class TaskUpdateSchema(Schema):
@@ -22,14 +22,14 @@ class TaskSchema(Schema):
     workspace = fields.String()
     project = fields.String()
     step_id = fields.String()
-    status = fields.String()
+    status = StatusField()
     status_details = fields.Dict()
     error_details = fields.Dict()
     error_stack = fields.String()
     id = fields.String()
-    created_at = fields.String()
+    created_at = Timestamp()
     created_by = fields.String(allow_none=True)
-    updated_at = fields.String()
+    updated_at = Timestamp()
     updated_by = fields.String(allow_none=True)
     entity_id = fields.String(attribute="id", dump_only=True)
     parent = fields.String(attribute="step_id", dump_only=True)

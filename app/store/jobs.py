@@ -9,6 +9,7 @@ from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
 
 from ..db import immediate
 from ..errors import Conflict, MoveRefused
+from .history import record
 from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status
 
@@ -30,6 +31,7 @@ def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | 
                       (workspace, name)).fetchone():
             raise Conflict(f"Job '{name}' already exists in workspace '{workspace}'.")
         insert(db, "jobs", job)
+        record(db, "job", job, job["id"], None, job["status"], at, by, 1)
         _insert_steps(db, job, at, by)
     return job
 
@@ -37,14 +39,16 @@ def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | 
 def _insert_steps(db, job: dict, at: str, by) -> None:
     # Inserted in spec order: `seq` then lists them in that order.
     for spec in job["platform_spec"]["steps"]:
-        insert(db, "steps", {
+        step = {
             "id": new_id("step"), "job_id": job["id"], "attempt_id": job["attempt_id"],
             "workspace": job["workspace"], "project": job["project"], "name": spec["name"],
             "step_spec": spec, "status": Status.CREATED.value,
             "status_details": {}, "error_details": {},
             "created_at": at, "created_by": by, "updated_at": at, "updated_by": by,
             "db_version": 1,
-        })
+        }
+        insert(db, "steps", step)
+        record(db, "step", step, job["id"], None, step["status"], at, by, 1)
 
 
 def get_job(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
@@ -96,7 +100,7 @@ def act(db: sqlite_utils.Database, workspace: str, name: str, action: str, if_ma
         for step, target in moves:
             if not is_legal(step["status"], target):
                 raise _refused(job, action, f"step '{step['name']}' is '{step['status']}' and "
-                               f"cannot move to '{target}'", step["status"], target)
+                               f"cannot move to '{target}'", step["status"], target, "step")
         for step, target in moves:
             set_step_status(db, step, target, at, by)
         if moves:
@@ -104,8 +108,8 @@ def act(db: sqlite_utils.Database, workspace: str, name: str, action: str, if_ma
         return get_job(db, workspace, name)
 
 
-def _refused(job, action, reason, source, target) -> MoveRefused:
-    return MoveRefused(f"Cannot {action} job '{job['name']}': {reason}.", source, target,
+def _refused(job, action, reason, source, target, kind="job") -> MoveRefused:
+    return MoveRefused(kind, f"Cannot {action} job '{job['name']}': {reason}.", source, target,
                        [s.value for s in allowed_targets(source)], loc=("path", "name"))
 
 
@@ -122,6 +126,8 @@ def rerun(db: sqlite_utils.Database, workspace: str, name: str, if_match=None,
                            job["status"], Status.CREATED.value)
         job["attempt_id"] = new_id("attempt")
         _insert_steps(db, job, at, by)
+        record(db, "job", job, job["id"], job["status"], Status.CREATED.value, at, by,
+               job["db_version"] + 1)
         db.execute(
             """UPDATE jobs SET attempt_id = ?, status = ?, status_details = '{}',
                    error_details = '{}', updated_at = ?, updated_by = ?,

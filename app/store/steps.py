@@ -6,6 +6,7 @@ from statemachine import allowed_targets, is_legal, job_status
 
 from ..db import immediate
 from ..errors import MoveRefused
+from .history import record
 from .rows import all_rows, check_version, dumps, job_missing, now, one, step_missing
 
 
@@ -40,6 +41,8 @@ def attempt_steps(db: sqlite_utils.Database, attempt_id: str) -> list[dict]:
 def set_step_status(db, step: dict, status: str, at: str, by, status_details=None,
                     error_details=None) -> None:
     details = {**step["status_details"], **(status_details or {})}
+    record(db, "step", step, step["job_id"], step["status"], status, at, by,
+           step["db_version"] + 1)
     db.execute(
         """UPDATE steps SET status = ?, status_details = ?,
                error_details = COALESCE(?, error_details),
@@ -63,7 +66,7 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
         return
     if not is_legal(job["status"], target):
         raise MoveRefused(
-            f"Cannot apply {cause}: job '{job['name']}' would move from '{job['status']}' to "
+            "job", f"Cannot apply {cause}: job '{job['name']}' would move from '{job['status']}' to "
             f"'{target}', which the table forbids.",
             job["status"], target, [s.value for s in allowed_targets(job["status"])],
         )
@@ -72,6 +75,7 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
                db_version = db_version + 1 WHERE seq = ?""",
         (target, at, by, job["seq"]),
     )
+    record(db, "job", job, job["id"], job["status"], target, at, by, job["db_version"] + 1)
 
 
 def update_step_status(db: sqlite_utils.Database, workspace: str, job: str, name: str,
@@ -82,7 +86,7 @@ def update_step_status(db: sqlite_utils.Database, workspace: str, job: str, name
         check_version("step", step["db_version"], if_match)
         source, target = step["status"], update["status"]
         if not is_legal(source, target):
-            raise MoveRefused.for_move(f"step '{name}'", source, target)
+            raise MoveRefused.for_move("step", name, source, target)
         set_step_status(db, step, target, at, by, update.get("status_details"),
                         update.get("error_details"))
         roll_up(db, found, at, by, f"the move of step '{name}' to '{target}'")

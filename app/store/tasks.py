@@ -8,6 +8,7 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import immediate
 from ..errors import MoveRefused
+from .history import record
 from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
 from .steps import get_step
@@ -18,7 +19,7 @@ ENDINGS = (Status.CANCELLED, Status.ERROR, Status.COMPLETED)
 
 # One read resolves job, current-attempt step and task, and tells which one is missing.
 _LOCATE_TASK = """
-    SELECT j.seq AS job_seq, j.status_details AS job_status_details,
+    SELECT j.seq AS job_seq, j.id AS job_id, j.status_details AS job_status_details,
            s.id AS step_id, s.status AS step_status,
            t.seq AS task_seq, t.status AS task_status, t.status_details AS task_status_details,
            t.db_version AS task_version
@@ -65,7 +66,7 @@ def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
         message = (f"Cannot create task '{name}' in '{target}': its step '{step}' is "
                    f"'{step_status}', so new tasks may only be 'cancelled', 'error' or "
                    f"'completed'.")
-    raise MoveRefused(message, current or target, target, allowed)
+    raise MoveRefused("task", message, current or target, target, allowed)
 
 
 def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str,
@@ -82,8 +83,9 @@ def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, nam
             task = _create_task(db, found, name, target, update, at, by)
         else:
             if not is_legal(current, target):
-                raise MoveRefused.for_move(f"task '{name}'", current, target)
+                raise MoveRefused.for_move("task", name, current, target)
             task = _update_task(db, found, target, update, at, by)
+        record(db, "task", task, found["job_id"], current, target, at, by, task["db_version"])
         if update.get("status_details"):
             _merge_job_status_details(db, found, update["status_details"], at, by)
         return task

@@ -1,0 +1,232 @@
+"""The OpenAPI 3.1 document at /openapi.json, and an interactive page at /docs.
+
+The document is generated from the marshmallow schemas with apispec's marshmallow plugin
+(the schemas already describe every body, so nothing is written twice), using the seed's
+component names. The operations are listed once below; a test checks that every route under
+/apis is listed. Swagger UI's files come from the installed `swagger_ui_bundle` package.
+"""
+
+from functools import cache
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, jsonify, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
+
+from schemas.errors import HTTPValidationErrorSchema, ValidationErrorSchema
+from schemas.fields import NAME_PATTERN, StatusField, Timestamp
+from schemas.history import HistoryEntrySchema, HistoryPageSchema
+from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
+                         ListedStepSchema, PaginationSchema, PlatformSpecSchema,
+                         StepPageSchema, StepSchema, StepSpecSchema, StepStatusSchema,
+                         StepStatusUpdateSchema, TaskStatusSchema)
+from schemas.query import SORTS
+from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
+from statemachine import Status
+
+PREFIX = "/apis/jobs/v2/workspaces/{workspace}"
+
+# Component name -> schema, leaves before the schemas that nest them (the seed's names).
+COMPONENTS = {
+    "PlatformJobTask": TaskSchema, "PlatformJobTaskUpdate": TaskUpdateSchema,
+    "ValidationError": ValidationErrorSchema, "HTTPValidationError": HTTPValidationErrorSchema,
+    "PlatformJobStepSpec": StepSpecSchema, "PlatformJobSpec": PlatformSpecSchema,
+    "PlatformJobCreate": JobCreateSchema, "PlatformJobResponse": JobSchema,
+    "PlatformJobStep": StepSchema, "PlatformJobStepWithContext": ListedStepSchema,
+    "PlatformJobStepStatusUpdate": StepStatusUpdateSchema, "Pagination": PaginationSchema,
+    "PlatformJobResponsesPage": JobPageSchema, "PlatformJobStepWithContextsPage": StepPageSchema,
+    "PlatformJobTaskStatusResponse": TaskStatusSchema,
+    "PlatformJobStepStatusResponse": StepStatusSchema,
+    "PlatformJobStatusResponse": JobStatusSchema,
+    "PlatformJobListTaskResponse": TaskListSchema, "HistoryEntry": HistoryEntrySchema,
+    "HistoryPage": HistoryPageSchema,
+}
+# Answers always carry every field: their components say so.
+ANSWERS = {
+    "PlatformJobTask", "PlatformJobResponse", "PlatformJobStep", "PlatformJobStepWithContext",
+    "Pagination", "PlatformJobResponsesPage", "PlatformJobStepWithContextsPage",
+    "PlatformJobTaskStatusResponse", "PlatformJobStepStatusResponse",
+    "PlatformJobStatusResponse", "PlatformJobListTaskResponse", "HistoryEntry", "HistoryPage",
+}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _status_ref(converter, field, **kwargs) -> dict:
+    return {"$ref": "#/components/schemas/PlatformJobStatus"} if isinstance(field, StatusField) else {}
+
+
+def _name(param: str) -> dict:
+    return {"name": param, "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": NAME_PATTERN}}
+
+
+def _json(schema: str, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+ERRORS = {
+    "404": _json("ErrorDetail", "No such workspace, job, step or task"),
+    "413": _json("ErrorDetail", "Body over JOBS_MAX_BODY_BYTES"),
+    "415": _json("ErrorDetail", "Body is not JSON"),
+    "422": _json("HTTPValidationError", "Validation Error, or a move the rules refuse"),
+}
+PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
+IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
+            "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
+PAGING = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "page_size", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}},
+]
+LIST_QUERY = PAGING + [
+    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": SORTS}},
+    {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
+     "schema": {"type": "array", "items": _ref("PlatformJobStatus")}},
+    *({"name": f"filter[{key}]", "in": "query", "schema": {"type": "string"}}
+      for key in ("project", "name", "source")),
+]
+BODY_ERRORS = {**ERRORS, **PRECONDITION}
+
+
+def _op(summary, params, ok_code, ok, body=None, errors=ERRORS, extra_params=()) -> dict:
+    operation = {"summary": summary, "parameters": [_name(p) for p in params] + list(extra_params),
+                 "responses": {ok_code: ok, **errors}}
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref(body)}}}
+    return operation
+
+
+def _entity(schema, text):
+    return {**_json(schema, text), "headers": {"ETag": {"schema": {"type": "string"},
+                                                          "description": '"<db_version>"'}}}
+
+
+JOB = ("workspace", "name")
+STEP = ("workspace", "job", "name")
+TASK = ("workspace", "job", "step", "name")
+OPERATIONS = {
+    "/jobs": {
+        "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
+                    "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
+        "get": _op("List jobs", ("workspace",), "200", _json("PlatformJobResponsesPage", "A page"),
+                   extra_params=LIST_QUERY),
+    },
+    "/jobs/{name}": {
+        "get": _op("Get a job", JOB, "200", _entity("PlatformJobResponse", "The job")),
+        "delete": _op("Delete a job with its steps and tasks", JOB, "204",
+                      {"description": "Deleted"}, errors=BODY_ERRORS, extra_params=[IF_MATCH]),
+    },
+    **{f"/jobs/{{name}}/{action}": {"post": _op(
+        f"{action.capitalize()} a job", JOB, "200", _entity("PlatformJobResponse", "The job"),
+        errors=BODY_ERRORS, extra_params=[IF_MATCH])} for action in ("cancel", "pause", "resume", "rerun")},
+    "/jobs/{name}/status": {"get": _op("A job's status tree", JOB, "200",
+                                       _json("PlatformJobStatusResponse", "The tree"))},
+    "/jobs/{name}/status-details": {"patch": {
+        **_op("Merge into a job's status_details", JOB, "200",
+              _entity("PlatformJobResponse", "The job"), errors=BODY_ERRORS,
+              extra_params=[IF_MATCH]),
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "additionalProperties": True}}}}}},
+    "/jobs/{name}/history": {"get": _op(
+        "Status changes of a job and everything under it, oldest first", JOB, "200",
+        _json("HistoryPage", "A page"), extra_params=PAGING)},
+    "/jobs/{name}/steps": {"get": _op(
+        "List a job's current steps ({name} = '-': every job's)", ("workspace",), "200",
+        _json("PlatformJobStepWithContextsPage", "A page"),
+        extra_params=[{"name": "name", "in": "path", "required": True, "schema": {
+            "type": "string", "anyOf": [{"pattern": NAME_PATTERN}, {"const": "-"}]}},
+            *LIST_QUERY, {"name": "filter[job]", "in": "query", "schema": {"type": "string"}}])},
+    "/jobs/{job}/steps/{name}": {"get": _op("Get a step", STEP, "200",
+                                            _entity("PlatformJobStep", "The step"))},
+    "/jobs/{job}/steps/{name}/status": {"patch": _op(
+        "Move a step", STEP, "200", _entity("PlatformJobStep", "The step"),
+        "PlatformJobStepStatusUpdate", BODY_ERRORS, [IF_MATCH])},
+    "/jobs/{job}/steps/{name}/tasks": {"get": _op(
+        "List a step's tasks", STEP, "200", _json("PlatformJobListTaskResponse", "The tasks"))},
+    "/jobs/{job}/steps/{step}/tasks/{name}": {
+        "get": _op("Get a task", TASK, "200", _entity("PlatformJobTask", "The task")),
+        "put": {**_op("Update Job Step Task", TASK, "200",
+                      _entity("PlatformJobTask", "Successful Response"), "PlatformJobTaskUpdate",
+                      BODY_ERRORS, [IF_MATCH]),
+                "operationId": "update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
+                               "job-steps-step-tasks-name-put"},
+    },
+    "/jobs/{job}/steps/{step}/tasks/{name}/history": {"get": _op(
+        "Status changes of a task, oldest first", TASK, "200", _json("HistoryPage", "A page"),
+        extra_params=PAGING)},
+}
+
+
+@cache
+def document() -> dict:
+    plugin = MarshmallowPlugin()
+    spec = APISpec(title="Jobs v2 status service", version="0.1.0", openapi_version="3.1.0",
+                   plugins=[plugin])
+    plugin.converter.add_attribute_function(_status_ref)
+    plugin.map_to_openapi_type(Timestamp, "string", "date-time")
+    spec.components.schema("PlatformJobStatus", {
+        "type": "string", "enum": [s.value for s in Status], "title": "PlatformJobStatus",
+        "description": "Enumeration of possible job statuses."})
+    spec.components.schema("ErrorDetail", {"type": "object", "required": ["detail"],
+                                           "properties": {"detail": {"type": "string"}}})
+    for name, schema in COMPONENTS.items():
+        spec.components.schema(name, schema=schema)
+    for path, operations in OPERATIONS.items():
+        spec.path(path=PREFIX + path, operations=operations)
+    document = _status_refs_only(spec.to_dict())
+    for name in ANSWERS:
+        component = document["components"]["schemas"][name]
+        component["required"] = list(component["properties"])
+    return document
+
+
+def _status_refs_only(node):
+    """A status property is a bare $ref to PlatformJobStatus (the converter adds a type)."""
+    if isinstance(node, dict):
+        if node.get("$ref") == "#/components/schemas/PlatformJobStatus":
+            nullable = "null" in (node.get("type") or [])
+            ref = {"$ref": node["$ref"]}
+            return {"anyOf": [ref, {"type": "null"}]} if nullable else ref
+        return {k: _status_refs_only(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_status_refs_only(v) for v in node]
+    return node
+
+
+bp = Blueprint("docs", __name__)
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Jobs v2 status service</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/init.js"></script></body></html>"""
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return jsonify(document())
+
+
+@bp.get("/docs")
+def docs_page():
+    return Response(_PAGE, mimetype="text/html")
+
+
+@bp.get("/docs/init.js")
+def docs_init():
+    # A file, not an inline script, so a strict Content-Security-Policy can be used.
+    return Response('window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});',
+                    mimetype="application/javascript")
+
+
+@bp.get("/docs/assets/<path:filename>")
+def docs_assets(filename):
+    return send_from_directory(swagger_ui_path, filename)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

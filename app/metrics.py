@@ -1,0 +1,53 @@
+"""Prometheus metrics: requests by route, method and status, latency, and transitions.
+
+Under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh folder before any
+worker imports this module, so every worker's counts land in shared files and `/metrics`
+sums them; without it (dev server, tests) the process's own registry is used.
+"""
+
+import os
+
+from flask import Blueprint, Flask, Response
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess, REGISTRY)
+
+from .store.history import transition_accepted, transition_refused
+
+REQUESTS = Counter("jobs_http_requests_total", "HTTP requests answered.",
+                   ["route", "method", "status"])
+LATENCY = Histogram("jobs_http_request_duration_seconds", "Time to answer a request.",
+                    ["route", "method"],
+                    buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+TRANSITIONS = Counter("jobs_transitions_total", "Status changes asked for, by outcome.",
+                      ["kind", "from", "to", "outcome"])
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics():
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def observe_request(route: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route, method, str(status)).inc()
+    LATENCY.labels(route, method).observe(seconds)
+
+
+def _accepted(kind, source, target, **_):
+    TRANSITIONS.labels(kind, source or "", target, "accepted").inc()
+
+
+def _refused(kind, source, target, **_):
+    TRANSITIONS.labels(kind, source or "", target, "refused").inc()
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    transition_accepted.connect(_accepted, weak=False)
+    transition_refused.connect(_refused, weak=False)

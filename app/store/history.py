@@ -1,0 +1,56 @@
+"""Every accepted status change, recorded in the transaction that makes it.
+
+A change is announced on `transition_accepted` only once its transaction has committed,
+so a metric can never count a change that was rolled back.
+"""
+
+from blinker import Namespace
+
+from .rows import all_rows, insert
+
+signals = Namespace()
+# sender: the kind ("job", "step", "task"); kwargs: source (None at creation), target.
+transition_accepted = signals.signal("transition-accepted")
+transition_refused = signals.signal("transition-refused")
+
+
+def record(db, kind: str, entity: dict, job_id: str, source: str | None, target: str,
+           at: str, by: str | None, version: int) -> None:
+    """Write one history entry; announce it after commit."""
+    if source == target:
+        return
+    insert(db, "history", {
+        "workspace": entity["workspace"], "job_id": job_id, "entity_kind": kind,
+        "entity_id": entity["id"], "entity_name": entity["name"], "from_status": source,
+        "to_status": target, "at": at, "by": by, "db_version": version,
+    })
+    db.after_commit.append(lambda: transition_accepted.send(kind, source=source, target=target))
+
+
+_ENTRY = """SELECT entity_kind, entity_id, entity_name, from_status AS "from",
+                   to_status AS "to", at, by, db_version FROM history"""
+
+
+def page(db, where: str, params: list, page_number: int, size: int) -> dict:
+    total = db.execute(f"SELECT COUNT(*) FROM history WHERE {where}", params).fetchone()[0]
+    rows = all_rows(db, f"{_ENTRY} WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
+                    [*params, size, (page_number - 1) * size])
+    return {"data": rows, "pagination": {
+        "page": page_number, "page_size": size, "current_page_size": len(rows),
+        "total_pages": -(-total // size), "total_results": total}}
+
+
+def task_history(db, workspace: str, job: str, step: str, name: str, page_number: int,
+                 size: int) -> dict:
+    from .tasks import get_task
+
+    task = get_task(db, workspace, job, step, name)
+    return page(db, "entity_id = ?", [task["id"]], page_number, size)
+
+
+def job_history(db, workspace: str, name: str, page_number: int, size: int) -> dict:
+    """The job's changes and those of every step and task under it, all attempts."""
+    from .jobs import get_job
+
+    job = get_job(db, workspace, name)
+    return page(db, "job_id = ?", [job["id"]], page_number, size)

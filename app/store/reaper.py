@@ -1,0 +1,55 @@
+"""Tasks whose workers stopped reporting: moved to `error` once their step's
+`lifecycle.staleness_timeout_seconds` has passed since their last update."""
+
+from datetime import datetime, timedelta, timezone
+
+from statemachine import TERMINAL, Status, is_legal
+
+from ..db import immediate
+from .history import record
+from .rows import all_rows, dumps, now, one
+
+_CANDIDATES = f"""
+    SELECT t.seq, t.id, t.name, t.workspace, t.status, t.updated_at, t.db_version,
+           s.name AS step, s.job_id, j.name AS job,
+           CAST(json_extract(s.step_spec, '$.lifecycle.staleness_timeout_seconds') AS REAL)
+               AS timeout
+    FROM tasks t
+    JOIN steps s ON s.id = t.step_id
+    JOIN jobs j ON j.attempt_id = s.attempt_id
+    WHERE json_extract(s.step_spec, '$.lifecycle.staleness_timeout_seconds') > 0
+      AND t.status NOT IN ({", ".join(f"'{s.value}'" for s in TERMINAL)})"""
+
+
+def _stale(task: dict, at: datetime) -> bool:
+    last = datetime.strptime(task["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    return last.replace(tzinfo=timezone.utc) + timedelta(seconds=task["timeout"]) < at
+
+
+def reap_stale(db, dry_run: bool = False) -> list[dict]:
+    """Reap every stale task; each in its own transaction, re-checked there, so a report
+    that arrives meanwhile wins. A task whose status cannot move to `error` (`paused`) is
+    left alone: it is not expected to report."""
+    started = datetime.now(timezone.utc)
+    candidates = [t for t in all_rows(db, _CANDIDATES)
+                  if is_legal(t["status"], Status.ERROR) and _stale(t, started)]
+    if dry_run:
+        return candidates
+    reaped = []
+    for task in candidates:
+        at = now()
+        details = {"reason": "stale", "message": (
+            f"No report for more than {task['timeout']:g} s (the step's "
+            f"lifecycle.staleness_timeout_seconds); last update {task['updated_at']}."),
+            "last_update": task["updated_at"], "staleness_timeout_seconds": task["timeout"]}
+        with immediate(db):
+            current = one(db, "SELECT db_version FROM tasks WHERE seq = ?", (task["seq"],))
+            if current is None or current["db_version"] != task["db_version"]:
+                continue  # reported (or deleted) since we looked
+            db.execute("""UPDATE tasks SET status = 'error', error_details = ?, updated_at = ?,
+                              updated_by = NULL, db_version = db_version + 1 WHERE seq = ?""",
+                       (dumps(details), at, task["seq"]))
+            record(db, "task", task, task["job_id"], task["status"], Status.ERROR.value, at,
+                   None, task["db_version"] + 1)
+        reaped.append(task)
+    return reaped
