@@ -15,6 +15,11 @@ control_socket_disable = True
 # No preload: each worker imports the app itself, so no connection ever crosses a fork.
 preload_app = False
 
+# Malformed HTTP that gunicorn answers itself gets JSON too, not gunicorn's HTML page.
+from app import server_errors  # noqa: E402
+
+server_errors.install()
+
 # Workers share their Prometheus counts through files in this folder; it must be set before
 # any worker imports prometheus_client, and start empty so old counts do not leak in.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

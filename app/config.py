@@ -4,10 +4,12 @@ import os
 
 DEFAULT_DB = "jobs.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_JSON_DEPTH = 32
 
 
 def from_environment() -> dict:
     return {
         "JOBS_DB": os.environ.get("JOBS_DB", DEFAULT_DB),
         "JOBS_MAX_BODY_BYTES": int(os.environ.get("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        "JOBS_MAX_JSON_DEPTH": int(os.environ.get("JOBS_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)),
     }

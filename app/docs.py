@@ -20,7 +20,7 @@ from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSch
                          ListedStepSchema, PaginationSchema, PlatformSpecSchema,
                          StepPageSchema, StepSchema, StepSpecSchema, StepStatusSchema,
                          StepStatusUpdateSchema, TaskStatusSchema)
-from schemas.query import SORTS
+from schemas.query import MAX_PAGE, SORTS
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 from statemachine import Status
 
@@ -77,7 +77,8 @@ PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
 PAGING = [
-    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "page", "in": "query",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
     {"name": "page_size", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}},
 ]
@@ -111,7 +112,8 @@ TASK = ("workspace", "job", "step", "name")
 OPERATIONS = {
     "/jobs": {
         "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
-                    "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
+                    "PlatformJobCreate", {**BODY_ERRORS, "409": _json("ErrorDetail", "Name in use")},
+                    [IF_MATCH]),
         "get": _op("List jobs", ("workspace",), "200", _json("PlatformJobResponsesPage", "A page"),
                    extra_params=LIST_QUERY),
     },

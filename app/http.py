@@ -40,13 +40,30 @@ def json_body(empty_as: dict | None = None) -> object:
     if not raw.strip() and empty_as is not None:
         return empty_as
     try:
-        return _decode(raw.decode("utf-8"))
+        body = _decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
         raise RequestValidationError([
             error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
                   {"error": str(exc)[:200] if isinstance(exc, ValueError) else reason}),
         ]) from None
+    limit = current_app.config["JOBS_MAX_JSON_DEPTH"]
+    if _too_deep(body, limit):
+        raise RequestValidationError([
+            error("json_too_deep", ["body"], f"The body nests deeper than {limit} levels.",
+                  None, {"max_depth": limit})])
+    return body
+
+
+def _too_deep(value, limit: int) -> bool:
+    """Whether objects/arrays nest more than `limit` levels (walked without recursion)."""
+    level = [value]
+    for _ in range(limit):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node)]
+        if not level:
+            return False
+    return any(isinstance(node, (dict, list)) for node in level)
 
 
 def load(schema: Schema, data: object, location: str = "body") -> dict:

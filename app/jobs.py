@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 import schemas
 
 from . import store
+from .errors import PreconditionFailed
 from .http import check_names, db, entity, if_match, json_body, load, principal, query_args
 
 bp = Blueprint("jobs", __name__)
@@ -14,6 +15,8 @@ bp = Blueprint("jobs", __name__)
 def create_job(workspace):
     check_names(workspace=workspace)
     data = load(schemas.job_create, json_body())
+    if if_match() is not None:
+        raise PreconditionFailed("If-Match cannot hold: the job does not exist yet.")
     return entity(schemas.dump_job, store.create_job(db(), workspace, data, principal()), 201)
 
 

@@ -4,6 +4,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .fields import StatusField, Timestamp
 from .job import PaginationSchema
+from .query import MAX_PAGE
 
 
 class HistoryEntrySchema(Schema):
@@ -27,5 +28,5 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1000))

@@ -4,6 +4,8 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from .fields import StatusField
 
+# Beyond this a page's offset no longer fits SQLite's integers; no list is that long.
+MAX_PAGE = 1_000_000_000
 SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "name", "-name"]
 
 
@@ -14,7 +16,7 @@ class ListQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1000))
     sort = fields.String(validate=validate.OneOf(SORTS))
     status = fields.List(StatusField(), data_key="filter[status]")

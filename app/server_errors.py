@@ -1,0 +1,22 @@
+"""gunicorn's own answers to malformed HTTP, in the service's JSON shape.
+
+A request line over gunicorn's limit, a broken header or an invalid method never reaches
+Flask: gunicorn answers it itself, by default with an HTML page. gunicorn writes those pages
+through `gunicorn.util.write_error`, so gunicorn.conf.py swaps that one function for this
+one; status codes and reasons stay gunicorn's.
+"""
+
+import json
+
+from gunicorn import util
+
+
+def write_json_error(sock, status_int, reason, mesg):
+    body = json.dumps({"detail": f"{reason}: {mesg}"}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin1") + body)
+
+
+def install() -> None:
+    util.write_error = write_json_error
