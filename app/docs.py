@@ -85,7 +85,7 @@ PAGING = [
 LIST_QUERY = PAGING + [
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": SORTS}},
     {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
-     "schema": {"type": "array", "items": _ref("PlatformJobStatus")}},
+     "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
     *({"name": f"filter[{key}]", "in": "query", "schema": {"type": "string"}}
       for key in ("project", "name", "source")),
 ]
@@ -112,8 +112,7 @@ TASK = ("workspace", "job", "step", "name")
 OPERATIONS = {
     "/jobs": {
         "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
-                    "PlatformJobCreate", {**BODY_ERRORS, "409": _json("ErrorDetail", "Name in use")},
-                    [IF_MATCH]),
+                    "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
         "get": _op("List jobs", ("workspace",), "200", _json("PlatformJobResponsesPage", "A page"),
                    extra_params=LIST_QUERY),
     },
@@ -155,7 +154,10 @@ OPERATIONS = {
                       _entity("PlatformJobTask", "Successful Response"), "PlatformJobTaskUpdate",
                       BODY_ERRORS, [IF_MATCH]),
                 "operationId": "update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
-                               "job-steps-step-tasks-name-put"},
+                               "job-steps-step-tasks-name-put",
+                # An empty body is read as {} (the seed's own example sends {}).
+                "requestBody": {"required": False, "content": {"application/json": {
+                    "schema": _ref("PlatformJobTaskUpdate")}}}},
     },
     "/jobs/{job}/steps/{step}/tasks/{name}/history": {"get": _op(
         "Status changes of a task, oldest first", TASK, "200", _json("HistoryPage", "A page"),

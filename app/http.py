@@ -83,7 +83,7 @@ def query_args(schema: Schema) -> dict:
         values = request.args.getlist(key)
         if key in known:
             many = isinstance(known[key], fields.List)
-            raw[key] = [p for v in values for p in v.split(",") if p] if many else values[-1]
+            raw[key] = [p for v in values for p in v.split(",")] if many else values[-1]
         elif key.startswith("filter"):
             errors.append(error("extra_forbidden", ["query", key], f"Unknown filter '{key}'.",
                                 values[-1]))

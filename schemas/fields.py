@@ -2,7 +2,7 @@
 
 import re
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from statemachine import Status
 
@@ -37,9 +37,13 @@ class Timestamp(fields.String):
 
 
 class Name(fields.String):
-    """A name following upstream's pattern."""
+    """A name following upstream's pattern (which the OpenAPI document carries too)."""
 
     default_error_messages = {"pattern": NAME_MESSAGE}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})["pattern"] = NAME_PATTERN
+        super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -48,9 +52,7 @@ class Name(fields.String):
         return text
 
 
-def non_empty(value):
-    if not value:
-        raise ValidationError("At least one step is required.")
+at_least_one = validate.Length(min=1, error="At least one step is required.")
 
 
-__all__ = ["Name", "StatusField", "Timestamp", "NAME_PATTERN", "valid_name", "non_empty", "validate"]
+__all__ = ["Name", "StatusField", "Timestamp", "NAME_PATTERN", "valid_name", "at_least_one"]

@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validates_schema
 
-from .fields import Name, StatusField, Timestamp, non_empty
+from .fields import Name, StatusField, Timestamp, at_least_one
 
 
 class StepSpecSchema(Schema):
@@ -22,7 +22,7 @@ class PlatformSpecSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    steps = fields.List(fields.Nested(StepSpecSchema), required=True, validate=non_empty)
+    steps = fields.List(fields.Nested(StepSpecSchema), required=True, validate=at_least_one)
 
     @validates_schema
     def unique_step_names(self, data, **kwargs):

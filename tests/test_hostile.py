@@ -116,8 +116,7 @@ def cases():
                       "filter[name][$eq]=x", "page=%00"):
             if "history" in url and ("sort" in query or "filter" in query):
                 continue
-            expected = (200,) if query == "filter[status]=,,," else (422,)
-            yield pytest.param("GET", f"{url}?{query}", None, None, None, expected,
+            yield pytest.param("GET", f"{url}?{query}", None, None, None, (422,),
                                id=f"query-{query}-{url.rsplit('/', 1)[-1]}")
     for method, url in [("DELETE", f"{W}/jobs/j1/steps/train/tasks/t0"), ("POST", f"{W}/jobs/j1"),
                         ("PUT", f"{W}/jobs/j1"), ("PATCH", f"{W}/jobs"), ("GET", f"{W}/jobs/j1/cancel"),
