@@ -27,15 +27,25 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
-    """Apply migrations once, in the master, before any worker serves."""
+    """Check the tokens file and apply migrations once, in the master, before any worker
+    serves: a bad tokens file stops the whole server here, with its reason."""
     from app import config
+    from app.auth import AuthConfigError, load_grants
     from app.db import migrate
+
+    settings = config.from_environment()
+    if settings["JOBS_AUTH_TOKENS"]:
+        try:
+            load_grants(settings["JOBS_AUTH_TOKENS"])
+        except AuthConfigError as exc:
+            server.log.error("cannot start: %s", exc)
+            raise SystemExit(1) from None
 
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
 
-    path = config.from_environment()["JOBS_DB"]
+    path = settings["JOBS_DB"]
     applied = migrate(path)
     server.log.info("database %s ready (%d migration(s) applied)", path, len(applied))
 

@@ -11,5 +11,6 @@ def from_environment() -> dict:
     return {
         "JOBS_DB": os.environ.get("JOBS_DB", DEFAULT_DB),
         "JOBS_MAX_BODY_BYTES": int(os.environ.get("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
+        "JOBS_AUTH_TOKENS": os.environ.get("JOBS_AUTH_TOKENS") or None,
         "JOBS_MAX_JSON_DEPTH": int(os.environ.get("JOBS_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)),
     }

@@ -6,7 +6,7 @@ Views get loaded data from here and never pick `request` apart themselves.
 import json
 import re
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError, fields
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
@@ -126,8 +126,8 @@ def entity(dump, obj: dict, status: int = 200) -> Response:
 
 
 def principal() -> str | None:
-    """The authenticated principal making the request; none until authentication exists."""
-    return None
+    """The authenticated principal making the request (None when authentication is off)."""
+    return g.get("principal")
 
 
 def db():
