@@ -137,14 +137,14 @@ class TestCli:
 
     def test_reap_stale(self, app, api):
         api.client.post(api.url(), json={"name": "j1", "platform_spec": {"steps": [
-            {"name": "quick", "lifecycle": {"staleness_timeout_seconds": 0.05}},
+            {"name": "quick", "lifecycle": {"staleness_timeout_seconds": 1}},
             {"name": "slow", "lifecycle": {"staleness_timeout_seconds": 3600}},
             {"name": "none"}]}})
         for step in ("quick", "slow", "none"):
             api.put_task("j1", step, "t0", {"status": "active"})
         api.put_task("j1", "quick", "t1", {"status": "paused"})  # paused cannot become error
         api.put_task("j1", "quick", "t2", {"status": "completed"})
-        time.sleep(0.1)
+        time.sleep(1.2)
         api.put_task("j1", "quick", "t3", {"status": "active"})  # fresh report
         runner = app.test_cli_runner()
 
