@@ -1,9 +1,12 @@
 """Liveness and readiness, for load balancers and orchestrators; never behind auth."""
 
+import logging
+
 from flask import Blueprint, jsonify
 
 from .http import db
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
@@ -17,8 +20,6 @@ def ready():
     try:
         db().execute("SELECT 1 FROM _sqlite_migrations LIMIT 1").fetchall()
     except Exception:  # the reason goes to the log, not to the caller
-        import logging
-
-        logging.getLogger(__name__).exception("readiness check failed")
+        log.exception("readiness check failed")
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok")

@@ -4,6 +4,8 @@ import pytest
 from marshmallow import Schema, fields
 
 import schemas
+from app import store
+from app.http import db
 
 
 @pytest.fixture
@@ -12,8 +14,6 @@ def stored(api):
                    ownership={"o": 1}, custom_fields={"c": [1, 2]})
     api.put_task("j1", "train", "t0", {"status": "active", "status_details": {"p": {"q": 1}},
                                        "error_details": {"e": None}, "error_stack": "s"})
-    from app.http import db
-    from app import store
     with api.client.application.app_context():
         conn = db()
         return {

@@ -6,12 +6,12 @@ Queries go through `execute` with fixed SQL; sqlite-utils' convenience methods i
 schema on each call and are kept for migrations.
 """
 
-from .history import job_history, task_history
-from .jobs import act, create_job, delete_job, get_job, merge_status_details, rerun, status_tree
+from .jobs import (act, create_job, delete_job, get_job, job_history, merge_status_details,
+                   rerun, status_tree)
 from .lists import list_jobs, list_steps
 from .reaper import reap_stale
 from .steps import get_step, update_step_status
-from .tasks import get_task, list_tasks, put_task
+from .tasks import get_task, list_tasks, put_task, task_history
 
 __all__ = [
     "act", "create_job", "delete_job", "get_job", "get_step", "get_task", "list_jobs",

@@ -39,18 +39,3 @@ def page(db, where: str, params: list, page_number: int, size: int) -> dict:
         "page": page_number, "page_size": size, "current_page_size": len(rows),
         "total_pages": -(-total // size), "total_results": total}}
 
-
-def task_history(db, workspace: str, job: str, step: str, name: str, page_number: int,
-                 size: int) -> dict:
-    from .tasks import get_task
-
-    task = get_task(db, workspace, job, step, name)
-    return page(db, "entity_id = ?", [task["id"]], page_number, size)
-
-
-def job_history(db, workspace: str, name: str, page_number: int, size: int) -> dict:
-    """The job's changes and those of every step and task under it, all attempts."""
-    from .jobs import get_job
-
-    job = get_job(db, workspace, name)
-    return page(db, "job_id = ?", [job["id"]], page_number, size)

@@ -9,6 +9,7 @@ from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
 
 from ..db import immediate
 from ..errors import Conflict, MoveRefused
+from . import history
 from .history import record
 from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status
@@ -56,6 +57,12 @@ def get_job(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
     if job is None:
         raise job_missing(workspace, name)
     return job
+
+
+def job_history(db, workspace: str, name: str, page_number: int, size: int) -> dict:
+    """The job's changes and those of every step and task under it, all attempts."""
+    job = get_job(db, workspace, name)
+    return history.page(db, "job_id = ?", [job["id"]], page_number, size)
 
 
 def delete_job(db: sqlite_utils.Database, workspace: str, name: str, if_match=None) -> None:

@@ -8,6 +8,7 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import immediate
 from ..errors import MoveRefused
+from . import history
 from .history import record
 from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
@@ -50,6 +51,12 @@ def get_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, nam
     if found["task_seq"] is None:
         raise task_missing(workspace, job, step, name)
     return one(db, "SELECT * FROM tasks WHERE seq = ?", (found["task_seq"],))
+
+
+def task_history(db, workspace: str, job: str, step: str, name: str, page_number: int,
+                 size: int) -> dict:
+    task = get_task(db, workspace, job, step, name)
+    return history.page(db, "entity_id = ?", [task["id"]], page_number, size)
 
 
 def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
