@@ -1,6 +1,6 @@
 """Benchmarks of the Jobs v2 status service. Prints figures; asserts nothing.
 
-    python bench/run.py                 # everything (about 6 minutes on 2 cores)
+    python bench/run.py                 # everything (about 5 minutes on 2 cores)
     python bench/run.py --only put      # PUT mix vs bare Flask, interleaved rounds
     python bench/run.py --only scale    # PUT/GET p50 at 1k, 100k, 1M tasks
     python bench/run.py --only reads    # status tree of a 1,000-task job; job list pages
