@@ -148,11 +148,14 @@ def immediate(db: Database):
         db.conn.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.conn.execute("COMMIT")
         except BaseException:
-            db.conn.execute("ROLLBACK")
+            # Also when COMMIT itself fails (disk full, I/O error): never leave the
+            # connection inside a transaction for the next request to trip over.
+            if db.conn.in_transaction:
+                db.conn.execute("ROLLBACK")
             db.after_commit.clear()
             raise
-        db.conn.execute("COMMIT")
     finally:
         if db.writer_lock is not None:
             fcntl.flock(db.writer_lock, fcntl.LOCK_UN)

@@ -72,3 +72,21 @@ def test_a_job_page_is_picked_from_an_index_without_sorting(tmp_path, sort):
     plan = " | ".join(str(r[-1]) for r in connect(path).execute(
         "EXPLAIN QUERY PLAN " + sql, ["w", 10, 100]))
     assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
+    from app.db import immediate
+
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    db = connect(path)
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute("CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(sqlite3.IntegrityError):
+        with immediate(db):
+            db.execute("INSERT INTO child VALUES (42)")  # checked only at COMMIT
+    assert not db.conn.in_transaction
+    with immediate(db):  # the next transaction starts normally
+        db.execute("INSERT INTO parent VALUES (1)")
+    assert db.execute("SELECT count(*) FROM parent").fetchone() == (1,)
