@@ -136,3 +136,30 @@ def test_details_pause_resume_cancel_delete(client):
     assert client.jobs.delete("lifecycle") is None
     with pytest.raises(NotFoundError):
         client.jobs.retrieve("lifecycle")
+
+
+def test_the_client_authenticates_with_a_bearer_token(tmp_path):
+    import hashlib
+    import json
+
+    from nemo_platform import AuthenticationError, PermissionDeniedError
+
+    token = "client-token-0123456789"
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text(json.dumps({"tokens": [{
+        "principal": "sdk-user", "sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "workspaces": ["mine"], "role": "writer"}]}))
+    with running(tmp_path / "auth.db", tmp_path / "g.log", workers=2,
+                 env={"JOBS_AUTH_TOKENS": str(tokens)}) as server:
+        with NeMoPlatform(base_url=server.url, workspace="mine", access_token=token,
+                          max_retries=0, _strict_response_validation=True) as client:
+            make_job(client, "authed")
+            assert client.jobs.steps.retrieve("prep", job="authed").created_by == "sdk-user"
+            task = client.jobs.tasks.create_or_update("t0", job="authed", step="prep")
+            assert task.created_by == "sdk-user"
+            with pytest.raises(PermissionDeniedError):
+                client.jobs.list(workspace="theirs")
+        with NeMoPlatform(base_url=server.url, workspace="mine", access_token="wrong",
+                          max_retries=0) as stranger:
+            with pytest.raises(AuthenticationError):
+                stranger.jobs.list()
