@@ -153,6 +153,7 @@ def test_delete_removes_job_steps_and_tasks(api, db_path):
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM steps").fetchone() == (1,)
         assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone() == (1,)
+        assert conn.execute("SELECT COUNT(DISTINCT job_id) FROM history").fetchone() == (1,)
     assert api.get_task("j2", "train", "t0").status_code == 200
 
 

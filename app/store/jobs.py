@@ -66,13 +66,14 @@ def job_history(db, workspace: str, name: str, page_number: int, size: int) -> d
 
 
 def delete_job(db: sqlite_utils.Database, workspace: str, name: str, if_match=None) -> None:
-    """Remove the job with every attempt's steps and their tasks."""
+    """Remove the job with every attempt's steps, their tasks, and the job's history."""
     with immediate(db):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
         db.execute("DELETE FROM tasks WHERE step_id IN (SELECT id FROM steps WHERE job_id = ?)",
                    (job["id"],))
         db.execute("DELETE FROM steps WHERE job_id = ?", (job["id"],))
+        db.execute("DELETE FROM history WHERE job_id = ?", (job["id"],))
         db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
 
 
