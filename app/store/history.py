@@ -6,7 +6,7 @@ so a metric can never count a change that was rolled back.
 
 from blinker import Namespace
 
-from .rows import all_rows, insert
+from .rows import all_rows, insert, pagination
 
 signals = Namespace()
 # sender: the kind ("job", "step", "task"); kwargs: source (None at creation), target.
@@ -35,7 +35,5 @@ def page(db, where: str, params: list, page_number: int, size: int) -> dict:
     total = db.execute(f"SELECT COUNT(*) FROM history WHERE {where}", params).fetchone()[0]
     rows = all_rows(db, f"{_ENTRY} WHERE {where} ORDER BY seq LIMIT ? OFFSET ?",
                     [*params, size, (page_number - 1) * size])
-    return {"data": rows, "pagination": {
-        "page": page_number, "page_size": size, "current_page_size": len(rows),
-        "total_pages": -(-total // size), "total_results": total}}
+    return {"data": rows, "pagination": pagination(page_number, size, len(rows), total)}
 

@@ -82,12 +82,17 @@ def merge_status_details(db: sqlite_utils.Database, workspace: str, name: str, d
     with immediate(db):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
-        db.execute(
-            """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
-                   db_version = db_version + 1 WHERE seq = ?""",
-            (dumps({**job["status_details"], **details}), now(), by, job["seq"]),
-        )
+        write_status_details(db, job["seq"], {**job["status_details"], **details}, now(), by)
         return get_job(db, workspace, name)
+
+
+def write_status_details(db, job_seq: int, details: dict, at: str, by: str | None) -> None:
+    """Store a job's merged status_details; a write of the job like any other."""
+    db.execute(
+        """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
+               db_version = db_version + 1 WHERE seq = ?""",
+        (dumps(details), at, by, job_seq),
+    )
 
 
 def act(db: sqlite_utils.Database, workspace: str, name: str, action: str, if_match=None,

@@ -4,12 +4,10 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
-import math
-
 import sqlite_utils
 
 from .jobs import get_job
-from .rows import all_rows
+from .rows import all_rows, pagination
 
 _ORDER = {
     "created_at": "{t}.created_at ASC", "-created_at": "{t}.created_at DESC",
@@ -33,29 +31,29 @@ def _where(filters: dict, columns: dict[str, str]) -> tuple[list[str], list]:
     return clauses, params
 
 
+def _order_by(alias: str, sort: str) -> str:
+    # Ties keep creation order (`seq`), so a job's steps list in spec order.
+    return _ORDER[sort].format(t=alias) + f", {alias}.seq ASC"
+
+
 def page_ids_sql(base: str, where: str, alias: str, sort: str) -> str:
-    """The ids of one page, in order. Ties keep creation order (`seq`), so a job's steps
-    list in spec order."""
-    order = _ORDER[sort].format(t=alias) + f", {alias}.seq ASC"
-    return (f"SELECT {alias}.seq FROM {base} WHERE {where} ORDER BY {order} "
+    """The ids of one page, in order."""
+    return (f"SELECT {alias}.seq FROM {base} WHERE {where} ORDER BY {_order_by(alias, sort)} "
             "LIMIT ? OFFSET ?")
 
 
 def _page(db, base: str, clauses: list[str], params: list, alias: str, query: dict,
           select: str) -> dict:
     where = " AND ".join(clauses)
-    order = _ORDER[query["sort"]].format(t=alias) + f", {alias}.seq ASC"
     total = db.execute(f"SELECT COUNT(*) FROM {base} WHERE {where}", params).fetchone()[0]
     size = query["page_size"]
     ids = page_ids_sql(base, where, alias, query["sort"])
-    rows = all_rows(db, f"SELECT {select} FROM {base} WHERE {alias}.seq IN ({ids}) ORDER BY {order}",
+    rows = all_rows(db, f"SELECT {select} FROM {base} WHERE {alias}.seq IN ({ids}) "
+                        f"ORDER BY {_order_by(alias, query['sort'])}",
                     [*params, size, (query["page"] - 1) * size])
     return {
         "data": rows,
-        "pagination": {
-            "page": query["page"], "page_size": size, "current_page_size": len(rows),
-            "total_pages": math.ceil(total / size), "total_results": total,
-        },
+        "pagination": pagination(query["page"], size, len(rows), total),
         "sort": query["sort"],
         "filter": {k: query[k] for k in ("status", "project", "name", "source", "job")
                    if k in query},

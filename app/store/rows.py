@@ -60,6 +60,12 @@ def insert(db: sqlite_utils.Database, table: str, values: dict) -> int:
     return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params).lastrowid
 
 
+def pagination(page: int, size: int, shown: int, total: int) -> dict:
+    """The `pagination` object of every paged answer."""
+    return {"page": page, "page_size": size, "current_page_size": shown,
+            "total_pages": -(-total // size), "total_results": total}
+
+
 def check_version(kind: str, current: int | None, if_match) -> None:
     """If-Match: None (absent), "*" (any existing version) or the version it names."""
     if if_match is None:

@@ -12,6 +12,7 @@ from . import history
 from .history import record
 from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
+from .jobs import write_status_details
 from .steps import get_step
 
 # Under a step in one of these, a task may only end (or stay where it is).
@@ -31,11 +32,9 @@ _LOCATE_TASK = """
 
 
 def _locate_task(db, workspace, job, step, name) -> dict:
-    cursor = db.execute(_LOCATE_TASK, (step, name, workspace, job))
-    values = cursor.fetchone()
-    if values is None:
+    found = one(db, _LOCATE_TASK, (step, name, workspace, job))
+    if found is None:
         raise job_missing(workspace, job)
-    found = dict(zip((c[0] for c in cursor.description), values))
     if found["step_id"] is None:
         raise step_missing(workspace, job, step)
     return found
@@ -131,10 +130,5 @@ def _update_task(db, found, status, update, at, by) -> dict:
 def _merge_job_status_details(db, found, details: dict, at, by) -> None:
     current = json.loads(found["job_status_details"] or "{}")
     merged = {**current, **details}
-    if merged == current:  # a repeated report: nothing to write
-        return
-    db.execute(
-        """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
-               db_version = db_version + 1 WHERE seq = ?""",
-        (dumps(merged), at, by, found["job_seq"]),
-    )
+    if merged != current:  # a repeated report: nothing to write
+        write_status_details(db, found["job_seq"], merged, at, by)
