@@ -78,6 +78,30 @@ def m002_list_and_join_indexes(db: sqlite_utils.Database) -> None:
     db["steps"].create_index(["workspace", "created_at"])
 
 
+@migrations()
+def m003_descending_list_indexes(db: sqlite_utils.Database) -> None:
+    # Lists order by (column DESC, seq ASC) for "-column": ties keep creation order. Only
+    # an index with the column descending serves that order without sorting every row.
+    for column in ("created_at", "updated_at", "name"):
+        db["jobs"].create_index(["workspace", DescIndex(column)],
+                                index_name=f"idx_jobs_workspace_{column}_desc")
+
+
+@migrations()
+def m004_history(db: sqlite_utils.Database) -> None:
+    db["history"].create(
+        {
+            "seq": int, "workspace": str, "job_id": str, "entity_kind": str,
+            "entity_id": str, "entity_name": str, "from_status": str, "to_status": str,
+            "at": str, "by": str, "db_version": int,
+        },
+        pk="seq",
+        not_null={"workspace", "job_id", "entity_kind", "entity_id", "to_status", "at"},
+    )
+    db["history"].create_index(["entity_id", "seq"])
+    db["history"].create_index(["job_id", "seq"])
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database, plus the writer lock file that every writer shares.
 
@@ -106,30 +130,6 @@ class Database(sqlite_utils.Database):
         if self.writer_lock is not None:
             os.close(self.writer_lock)
             self.writer_lock = None
-
-
-@migrations()
-def m003_descending_list_indexes(db: sqlite_utils.Database) -> None:
-    # Lists order by (column DESC, seq ASC) for "-column": ties keep creation order. Only
-    # an index with the column descending serves that order without sorting every row.
-    for column in ("created_at", "updated_at", "name"):
-        db["jobs"].create_index(["workspace", DescIndex(column)],
-                                index_name=f"idx_jobs_workspace_{column}_desc")
-
-
-@migrations()
-def m004_history(db: sqlite_utils.Database) -> None:
-    db["history"].create(
-        {
-            "seq": int, "workspace": str, "job_id": str, "entity_kind": str,
-            "entity_id": str, "entity_name": str, "from_status": str, "to_status": str,
-            "at": str, "by": str, "db_version": int,
-        },
-        pk="seq",
-        not_null={"workspace", "job_id", "entity_kind", "entity_id", "to_status", "at"},
-    )
-    db["history"].create_index(["entity_id", "seq"])
-    db["history"].create_index(["job_id", "seq"])
 
 
 def connect(path: str) -> Database:
@@ -190,10 +190,6 @@ def migrate(path: str) -> list[str]:
         return pending
     finally:
         db.close()
-
-
-def schema_is_current(db: sqlite_utils.Database) -> bool:
-    return not migrations.pending(db)
 
 
 class ConnectionPool:
