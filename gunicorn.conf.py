@@ -1,5 +1,6 @@
 """gunicorn settings, read from the environment so one file serves every deployment."""
 
+import glob
 import os
 import shutil
 import tempfile
@@ -21,9 +22,32 @@ from app import server_errors  # noqa: E402
 server_errors.install()
 
 # Workers share their Prometheus counts through files in this folder; it must be set before
-# any worker imports prometheus_client, and start empty so old counts do not leak in.
+# any worker imports prometheus_client, and start empty so old counts do not leak in. A folder
+# made here is named after the master's pid, removed when the master exits, and swept at the
+# next start if a killed master could not remove it.
+_OWN_PREFIX = f"jobs-metrics-{os.getpid()}-"
+
+
+def _sweep_metrics_dirs_of_dead_masters() -> None:
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "jobs-metrics-*-*")):
+        pid = os.path.basename(path).split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jobs-metrics-")
+    _sweep_metrics_dirs_of_dead_masters()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=_OWN_PREFIX)
 
 
 def on_starting(server):
@@ -54,3 +78,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this master made (never one the operator named)."""
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if os.path.basename(metrics_dir).startswith(_OWN_PREFIX):
+        shutil.rmtree(metrics_dir, ignore_errors=True)

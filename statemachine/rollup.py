@@ -8,7 +8,7 @@ S = Status
 
 
 def job_status(step_statuses: Iterable[Status | str]) -> Status:
-    """The status a job has given its steps' statuses (the rule of API.md, in its order)."""
+    """The status a job has given its steps' statuses (the rule of docs/api.md, in its order)."""
     steps = [Status(s) for s in step_statuses]
     present = set(steps)
     if S.ERROR in present:

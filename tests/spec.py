@@ -1,4 +1,6 @@
-"""The contract in ../shared/spec, read so tests check against it rather than a copy."""
+"""The contract as this repository writes it down: docs/api.md's transition table, and the
+seed endpoint's published OpenAPI text (tests/data). Tests check the code against these,
+not against a copy of the code's own table."""
 
 import re
 from functools import cache
@@ -6,22 +8,25 @@ from pathlib import Path
 
 import yaml
 
-SPEC_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "spec"
+ROOT = Path(__file__).resolve().parent.parent
+API_DOC = ROOT / "docs" / "api.md"
+SEED_OPENAPI = Path(__file__).resolve().parent / "data" / "update-job-step-task.openapi.yaml"
 STATUSES = ["created", "pending", "active", "cancelled", "cancelling", "error", "completed",
             "paused", "pausing", "resuming"]
 
 
 @cache
 def legal_moves() -> dict[str, set[str]]:
-    """API.md's transition table: from -> the set of statuses it may move to."""
-    text = (SPEC_DIR / "API.md").read_text()
-    section = text.split("Legal moves", 1)[1].split("\n\n", 2)[1]
+    """docs/api.md's transition table: from -> the set of statuses it may move to."""
+    text = API_DOC.read_text()
+    table = text.split("| from | may move to |", 1)[1].split("\n\n", 1)[0]
     moves: dict[str, set[str]] = {}
-    for line in section.splitlines()[2:]:
+    for line in table.strip().splitlines()[1:]:  # past the |---| line
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        targets = set(re.findall(r"[a-z]+", cells[1])) - {"none"}
+        targets = {word for word in re.findall(r"[a-z]+", cells[1]) if word in STATUSES}
         for source in re.findall(r"[a-z]+", cells[0]):
             moves[source] = targets
+    assert sorted(moves) == sorted(STATUSES), "docs/api.md's table must list every status"
     return moves
 
 
@@ -31,4 +36,4 @@ def is_legal(source: str, target: str) -> bool:
 
 @cache
 def openapi() -> dict:
-    return yaml.safe_load((SPEC_DIR / "update-job-step-task.openapi.yaml").read_text())
+    return yaml.safe_load(SEED_OPENAPI.read_text())

@@ -159,6 +159,7 @@ def test_without_tokens_the_log_says_authentication_is_off(tmp_path, caplog):
     assert "authentication is OFF" in caplog.text
 
 
+@pytest.mark.slow
 def test_gunicorn_refuses_to_start_with_a_malformed_tokens_file(tmp_path):
     import os
     import subprocess

@@ -9,6 +9,8 @@ import requests
 
 from .server import running
 
+pytestmark = pytest.mark.slow
+
 TARGETS = ["completed", "error", "cancelled"] * 16  # 48 requests, three rival outcomes
 TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
 

@@ -11,6 +11,8 @@ import requests
 
 from .server import Server
 
+pytestmark = pytest.mark.slow
+
 W = "/apis/jobs/v2/workspaces/ws/jobs"
 CLIENTS = 4
 

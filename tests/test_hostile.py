@@ -197,6 +197,7 @@ def raw_http(server, data: bytes) -> tuple[int, str, bytes]:
     pytest.param(b"GET /apis/jobs/v2/workspaces/ws/jobs/a%00b HTTP/1.1\r\nHost: x\r\n\r\n", 422, id="http-nul-in-path"),
     pytest.param(b"GET /apis/jobs/v2/workspaces/ws/jobs/../../etc HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="http-dot-segments"),
 ])
+@pytest.mark.slow
 def test_malformed_http_gets_json_from_the_server_itself(server, request_bytes, expected):
     status, ctype, body = raw_http(server, request_bytes)
     assert status == expected

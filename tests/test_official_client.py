@@ -16,6 +16,8 @@ from nemo_platform.types.shared import PlatformJobStatusResponse  # noqa: E402
 
 from .server import running  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 EXECUTOR = {"provider": "cpu", "container": {"image": "python:3.11"}}
 
 

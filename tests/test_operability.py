@@ -185,6 +185,7 @@ def test_metrics_in_one_process(api):
     assert metric(text, "jobs_http_request_duration_seconds_count", route=route) >= 2
 
 
+@pytest.mark.slow
 def test_metrics_add_up_across_gunicorn_workers(tmp_path):
     import requests
 

@@ -1,4 +1,4 @@
-"""A job's status from its steps (API.md's rule), table-driven."""
+"""A job's status from its steps (docs/api.md's rule), table-driven."""
 
 import pytest
 

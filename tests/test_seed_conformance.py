@@ -1,4 +1,4 @@
-"""Responses validate against the seed's OpenAPI text (../shared/spec)."""
+"""Responses validate against the seed endpoint's published OpenAPI text (tests/data)."""
 
 import jsonschema
 import pytest

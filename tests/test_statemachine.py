@@ -1,4 +1,4 @@
-"""The library against API.md's transition table, all 100 moves."""
+"""The library against docs/api.md's transition table, all 100 moves."""
 
 import itertools
 import subprocess

@@ -77,7 +77,7 @@ def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
 
 def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str,
              update: dict, if_match=None, by: str | None = None) -> dict:
-    """Create or update a task under the rules of API.md; returns the stored task."""
+    """Create or update a task under the rules of docs/api.md; returns the stored task."""
     at = now()
     with immediate(db):
         found = _locate_task(db, workspace, job, step, name)
