@@ -55,7 +55,7 @@ def on_starting(server):
     serves: a bad tokens file stops the whole server here, with its reason."""
     from app import config
     from app.auth import AuthConfigError, load_grants
-    from app.db import migrate
+    from app.db import describe, migrate
 
     settings = config.from_environment()
     if settings["JOBS_AUTH_TOKENS"]:
@@ -69,9 +69,9 @@ def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
 
-    path = settings["JOBS_DB"]
-    applied = migrate(path)
-    server.log.info("database %s ready (%d migration(s) applied)", path, len(applied))
+    target = settings["JOBS_DB"]
+    applied = migrate(target)
+    server.log.info("database %s ready (%d migration(s) applied)", describe(target), len(applied))
 
 
 def child_exit(server, worker):

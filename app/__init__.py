@@ -2,8 +2,8 @@
 
 from flask import Flask
 
-from . import config, errors
-from .db import ConnectionPool
+from . import config, errors, http
+from .db import open_pool
 
 API_PREFIX = "/apis/jobs/v2"
 
@@ -17,7 +17,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.json.sort_keys = False  # keep fields in the schemas' order
 
     # Connections open lazily, per thread and per process: nothing is opened here.
-    app.extensions["jobs_db"] = ConnectionPool(app.config["JOBS_DB"])
+    app.extensions["jobs_db"] = open_pool(app.config["JOBS_DB"], app.config["JOBS_DB_POOL_SIZE"],
+                                          app.config["JOBS_DB_TIMEOUT_MS"])
+    app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 
     from . import auth, cli, docs, health, jobs, metrics, observability, steps, tasks

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 import statemachine
 
 from . import store
-from .db import connect, migrate
+from .db import connect, describe, migrate
 
 
 @click.command("init-db")
@@ -15,7 +15,7 @@ from .db import connect, migrate
 def init_db() -> None:
     """Create the database file if needed and apply pending migrations."""
     applied = migrate(current_app.config["JOBS_DB"])
-    click.echo(f"{current_app.config['JOBS_DB']}: applied {len(applied)} migration(s)"
+    click.echo(f"{describe(current_app.config['JOBS_DB'])}: applied {len(applied)} migration(s)"
                + (f": {', '.join(applied)}" if applied else ""))
 
 

@@ -5,6 +5,8 @@ import os
 DEFAULT_DB = "jobs.db"
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
+DEFAULT_DB_POOL_SIZE = 2
+DEFAULT_DB_TIMEOUT_MS = 10_000
 
 
 def from_environment() -> dict:
@@ -13,4 +15,10 @@ def from_environment() -> dict:
         "JOBS_MAX_BODY_BYTES": int(os.environ.get("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
         "JOBS_AUTH_TOKENS": os.environ.get("JOBS_AUTH_TOKENS") or None,
         "JOBS_MAX_JSON_DEPTH": int(os.environ.get("JOBS_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)),
+        # PostgreSQL only: connections each worker process keeps (workers x this must stay
+        # within the server's max_connections).
+        "JOBS_DB_POOL_SIZE": int(os.environ.get("JOBS_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)),
+        # The longest a statement may wait on a lock (SQLite's busy timeout; PostgreSQL's
+        # lock_timeout and statement_timeout) before the request gets a 503.
+        "JOBS_DB_TIMEOUT_MS": int(os.environ.get("JOBS_DB_TIMEOUT_MS", DEFAULT_DB_TIMEOUT_MS)),
     }

@@ -14,6 +14,8 @@ from statemachine import IllegalTransition
 
 from schemas import error
 
+from . import faults
+
 log = logging.getLogger(__name__)
 
 
@@ -101,5 +103,13 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        fault = faults.classify(exc)
+        if fault is not None:
+            return storage_fault(fault)
         log.exception("unhandled error")
         return _detail(500, "Internal server error.")
+
+    @app.errorhandler(faults.StorageFault)
+    def storage_fault(fault: faults.StorageFault):
+        log.warning("storage fault (%s): %s", fault.kind, fault.cause or fault.detail)
+        return _detail(503, fault.detail, [("Retry-After", str(fault.retry_after))])

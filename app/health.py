@@ -4,6 +4,7 @@ import logging
 
 from flask import Blueprint, jsonify
 
+from . import faults
 from .http import db
 
 log = logging.getLogger(__name__)
@@ -18,8 +19,11 @@ def live():
 @bp.get("/health/ready")
 def ready():
     try:
-        db().execute("SELECT 1 FROM _sqlite_migrations LIMIT 1").fetchall()
-    except Exception:  # the reason goes to the log, not to the caller
-        log.exception("readiness check failed")
-        return jsonify(status="unavailable", database="unreachable"), 503
+        db().ping()
+    except Exception as exc:
+        fault = faults.classify(exc)
+        if fault is None:  # the reason goes to the log, not to the caller
+            log.exception("readiness check failed")
+            fault = faults.StorageFault("unreachable")
+        return jsonify(status="unavailable", database=fault.kind, detail=fault.detail), 503
     return jsonify(status="ok", database="ok")

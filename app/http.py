@@ -131,4 +131,14 @@ def principal() -> str | None:
 
 
 def db():
-    return current_app.extensions["jobs_db"].get()
+    """This request's connection: taken from the pool on first use, given back at teardown."""
+    found = g.get("db")
+    if found is None:
+        found = g.db = current_app.extensions["jobs_db"].get()
+    return found
+
+
+def release_db(_exc=None) -> None:
+    found = g.pop("db", None)
+    if found is not None:
+        current_app.extensions["jobs_db"].release(found)

@@ -1,9 +1,36 @@
+import os
+
 import pytest
 
 from app import create_app
-from app.db import migrate
+from app.db import connect, migrate
+
+from .pg import HOW_TO_ENABLE, PostgresServer, empty_tables, find_bindir
 
 API = "/apis/jobs/v2/workspaces"
+# Set by .ci/run: there, PostgreSQL tests that cannot run are a failure, not a skip.
+REQUIRE_POSTGRES = os.environ.get("JOBS_TEST_REQUIRE_POSTGRES") == "1"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the whole run, started from the machine's binaries."""
+    bindir = find_bindir()
+    if bindir is None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(HOW_TO_ENABLE)
+        pytest.skip(HOW_TO_ENABLE)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres):
+    """The suite's database, migrated once; each test empties its tables first."""
+    url = postgres.create_database("jobs_suite")
+    migrate(url)
+    return url
 
 
 @pytest.fixture
@@ -11,15 +38,39 @@ def db_path(tmp_path):
     return tmp_path / "jobs.db"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request, db_path):
+    """Where the app under test keeps its state: each test runs once on each backend."""
+    if request.param == "sqlite":
+        migrate(str(db_path))
+        return str(db_path)
+    url = request.getfixturevalue("postgres_url")
+    empty_tables(url)
+    return url
+
+
 @pytest.fixture
-def app(db_path):
-    migrate(str(db_path))
-    return create_app({"JOBS_DB": str(db_path), "TESTING": True})
+def app(db_target):
+    app = create_app({"JOBS_DB": db_target, "TESTING": True})
+    yield app
+    app.extensions["jobs_db"].close()
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def query(db_target):
+    """Read the database behind the API directly, on either backend."""
+    db = connect(db_target)
+
+    def run(sql: str, params=()) -> list[tuple]:
+        return [tuple(row) for row in db.execute(sql, params).fetchall()]
+
+    yield run
+    db.close()
 
 
 class Api:

@@ -1,6 +1,5 @@
 """cancel, pause, resume, rerun; the status tree; status details; delete."""
 
-import sqlite3
 
 import pytest
 
@@ -75,7 +74,7 @@ def test_an_action_the_table_forbids_is_422_and_changes_nothing(api, walks, acti
     assert api.client.get(api.url("j1", "status")).json == before
 
 
-def test_rerun_starts_a_new_attempt_and_keeps_the_old(api, db_path):
+def test_rerun_starts_a_new_attempt_and_keeps_the_old(api, query):
     job = api.create_job("j1", steps=("prep", "train"))
     api.put_task("j1", "prep", "t0", {"status": "error", "status_details": {"p": 1}})
     set_steps(api, ["error"], [])
@@ -92,10 +91,9 @@ def test_rerun_starts_a_new_attempt_and_keeps_the_old(api, db_path):
         ("prep", "created", []), ("train", "created", [])]
     new_step = api.client.get(api.url("j1", "steps", "prep")).json
     assert new_step["id"] != old_step["id"] and new_step["attempt_id"] == rerun["attempt_id"]
-    with sqlite3.connect(db_path) as conn:  # the old attempt is kept, not deleted
-        assert conn.execute("SELECT status FROM steps WHERE id = ?",
-                            (old_step["id"],)).fetchone() == ("error",)
-        assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone() == (1,)
+    # the old attempt is kept, not deleted
+    assert query("SELECT status FROM steps WHERE id = ?", (old_step["id"],)) == [("error",)]
+    assert query("SELECT COUNT(*) FROM tasks") == [(1,)]
 
 
 @pytest.mark.parametrize("action", ["cancel", "pause", "resume", "rerun"])
@@ -138,7 +136,7 @@ def test_status_details_merge(api):
     assert api.client.patch(api.url("nope", "status-details"), json={}).status_code == 404
 
 
-def test_delete_removes_job_steps_and_tasks(api, db_path):
+def test_delete_removes_job_steps_and_tasks(api, query):
     api.create_job("j1")
     api.put_task("j1", "train", "t0")
     api.create_job("j2")
@@ -150,10 +148,9 @@ def test_delete_removes_job_steps_and_tasks(api, db_path):
     assert response.status_code == 204 and response.data == b""
     assert api.client.get(api.url("j1")).status_code == 404
     assert api.client.delete(api.url("j1")).status_code == 404
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT COUNT(*) FROM steps").fetchone() == (1,)
-        assert conn.execute("SELECT COUNT(*) FROM tasks").fetchone() == (1,)
-        assert conn.execute("SELECT COUNT(DISTINCT job_id) FROM history").fetchone() == (1,)
+    assert query("SELECT COUNT(*) FROM steps") == [(1,)]
+    assert query("SELECT COUNT(*) FROM tasks") == [(1,)]
+    assert query("SELECT COUNT(DISTINCT job_id) FROM history") == [(1,)]
     assert api.get_task("j2", "train", "t0").status_code == 200
 
 

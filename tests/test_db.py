@@ -7,7 +7,7 @@ import sqlite3
 import threading
 
 from app import create_app
-from app.db import ConnectionPool, connect, migrate, migrations
+from app.db.sqlite import ConnectionPool, connect, migrate, migrations
 
 
 def test_several_processes_migrating_a_new_file_at_once_apply_each_migration_once(tmp_path):
@@ -75,8 +75,6 @@ def test_a_job_page_is_picked_from_an_index_without_sorting(tmp_path, sort):
 
 
 def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
-    from app.db import immediate
-
     path = str(tmp_path / "x.db")
     migrate(path)
     db = connect(path)
@@ -84,9 +82,9 @@ def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
     db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
     db.execute("CREATE TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
     with pytest.raises(sqlite3.IntegrityError):
-        with immediate(db):
+        with db.transaction():
             db.execute("INSERT INTO child VALUES (42)")  # checked only at COMMIT
     assert not db.conn.in_transaction
-    with immediate(db):  # the next transaction starts normally
+    with db.transaction():  # the next transaction starts normally
         db.execute("INSERT INTO parent VALUES (1)")
     assert db.execute("SELECT count(*) FROM parent").fetchone() == (1,)

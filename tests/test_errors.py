@@ -100,9 +100,22 @@ def test_body_over_the_limit_is_413(db_path):
     assert client.get(TASK).status_code == 404
 
 
-def test_an_unexpected_failure_is_a_bare_json_500(tmp_path):
+def test_a_database_that_cannot_be_opened_is_a_json_503(tmp_path):
     # A directory where the database file should be: SQLite cannot open it.
     app = create_app({"JOBS_DB": str(tmp_path)})
     response = app.test_client().get(TASK)
+    assert_json_error(response, 503)
+    assert "cannot be reached" in response.json["detail"] and str(tmp_path) not in response.text
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_an_unexpected_failure_is_a_bare_json_500(tmp_path):
+    app = create_app({"JOBS_DB": str(tmp_path / "x.db")})
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/boom")
     assert_json_error(response, 500)
     assert response.json == {"detail": "Internal server error."}

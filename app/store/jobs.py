@@ -2,12 +2,10 @@
 
 import uuid
 
-import sqlite_utils
-
 from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
                           allowed_targets, is_legal)
 
-from ..db import immediate
+from ..db import transaction
 from ..errors import Conflict, MoveRefused
 from . import history
 from .history import record
@@ -15,7 +13,7 @@ from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, n
 from .steps import attempt_steps, roll_up, set_step_status
 
 
-def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | None) -> dict:
+def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
     name = data.get("name") or f"job-{uuid.uuid4().hex[:12]}"
     at = now()
     job = {
@@ -27,13 +25,19 @@ def create_job(db: sqlite_utils.Database, workspace: str, data: dict, by: str | 
         "ownership": data["ownership"], "custom_fields": data["custom_fields"],
         "created_at": at, "created_by": by, "updated_at": at, "updated_by": by, "db_version": 1,
     }
-    with immediate(db):
-        if db.execute("SELECT 1 FROM jobs WHERE workspace = ? AND name = ?",
-                      (workspace, name)).fetchone():
-            raise Conflict(f"Job '{name}' already exists in workspace '{workspace}'.")
-        insert(db, "jobs", job)
-        record(db, "job", job, job["id"], None, job["status"], at, by, 1)
-        _insert_steps(db, job, at, by)
+    taken = Conflict(f"Job '{name}' already exists in workspace '{workspace}'.")
+    try:
+        # No row to lock yet: on PostgreSQL two creators may both pass the check, and the
+        # unique index on (workspace, name) refuses the second.
+        with transaction(db):
+            if db.execute("SELECT 1 FROM jobs WHERE workspace = ? AND name = ?",
+                          (workspace, name)).fetchone():
+                raise taken
+            insert(db, "jobs", job)
+            record(db, "job", job, job["id"], None, job["status"], at, by, 1)
+            _insert_steps(db, job, at, by)
+    except db.IntegrityError:
+        raise taken from None
     return job
 
 
@@ -52,7 +56,7 @@ def _insert_steps(db, job: dict, at: str, by) -> None:
         record(db, "step", step, job["id"], None, step["status"], at, by, 1)
 
 
-def get_job(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
+def get_job(db, workspace: str, name: str) -> dict:
     job = one(db, "SELECT * FROM jobs WHERE workspace = ? AND name = ?", (workspace, name))
     if job is None:
         raise job_missing(workspace, name)
@@ -65,9 +69,9 @@ def job_history(db, workspace: str, name: str, page_number: int, size: int) -> d
     return history.page(db, "job_id = ?", [job["id"]], page_number, size)
 
 
-def delete_job(db: sqlite_utils.Database, workspace: str, name: str, if_match=None) -> None:
+def delete_job(db, workspace: str, name: str, if_match=None) -> None:
     """Remove the job with every attempt's steps, their tasks, and the job's history."""
-    with immediate(db):
+    with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
         db.execute("DELETE FROM tasks WHERE step_id IN (SELECT id FROM steps WHERE job_id = ?)",
@@ -77,9 +81,9 @@ def delete_job(db: sqlite_utils.Database, workspace: str, name: str, if_match=No
         db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
 
 
-def merge_status_details(db: sqlite_utils.Database, workspace: str, name: str, details: dict,
+def merge_status_details(db, workspace: str, name: str, details: dict,
                          if_match=None, by: str | None = None) -> dict:
-    with immediate(db):
+    with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
         write_status_details(db, job["seq"], {**job["status_details"], **details}, now(), by)
@@ -95,12 +99,12 @@ def write_status_details(db, job_seq: int, details: dict, at: str, by: str | Non
     )
 
 
-def act(db: sqlite_utils.Database, workspace: str, name: str, action: str, if_match=None,
+def act(db, workspace: str, name: str, action: str, if_match=None,
         by: str | None = None) -> dict:
     """cancel, pause or resume: move the current attempt's steps, then roll the job up."""
     asks = ACTIONS[action]
     at = now()
-    with immediate(db):
+    with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
         if job["status"] in TERMINAL:
@@ -126,11 +130,11 @@ def _refused(job, action, reason, source, target, kind="job") -> MoveRefused:
                        [s.value for s in allowed_targets(source)], loc=("path", "name"))
 
 
-def rerun(db: sqlite_utils.Database, workspace: str, name: str, if_match=None,
+def rerun(db, workspace: str, name: str, if_match=None,
           by: str | None = None) -> dict:
     """Start a new attempt of a finished job; the old attempt's steps and tasks are kept."""
     at = now()
-    with immediate(db):
+    with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
         if job["status"] not in TERMINAL:
@@ -154,7 +158,7 @@ _TREE_KEYS = ("id", "name", "status", "status_details", "error_details", "create
               "updated_at")
 
 
-def status_tree(db: sqlite_utils.Database, workspace: str, name: str) -> dict:
+def status_tree(db, workspace: str, name: str) -> dict:
     """The job, its current steps in spec order, and each step's tasks."""
     job = get_job(db, workspace, name)
     tasks: dict[str, list] = {}

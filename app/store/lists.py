@@ -4,8 +4,6 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
-import sqlite_utils
-
 from .jobs import get_job
 from .rows import all_rows, pagination
 
@@ -60,7 +58,7 @@ def _page(db, base: str, clauses: list[str], params: list, alias: str, query: di
     }
 
 
-def list_jobs(db: sqlite_utils.Database, workspace: str, query: dict) -> dict:
+def list_jobs(db, workspace: str, query: dict) -> dict:
     clauses, params = _where(query, {"status": "j.status", "project": "j.project",
                                      "name": "j.name", "source": "j.source"})
     return _page(db, "jobs j", ["j.workspace = ?", *clauses], [workspace, *params], "j",
@@ -71,7 +69,7 @@ _STEP_COLUMNS = """s.seq, s.id, j.name AS job, s.attempt_id, j.fileset, s.name, 
     s.step_spec, s.status, s.status_details, s.error_details, s.created_at, s.updated_at"""
 
 
-def list_steps(db: sqlite_utils.Database, workspace: str, job: str, query: dict) -> dict:
+def list_steps(db, workspace: str, job: str, query: dict) -> dict:
     """The current attempt's steps of one job, or of every job in the workspace (`-`)."""
     clauses, params = _where(query, {"status": "s.status", "project": "s.project",
                                      "name": "s.name", "source": "j.source", "job": "j.name"})

@@ -5,19 +5,19 @@ from datetime import datetime, timedelta, timezone
 
 from statemachine import TERMINAL, Status, is_legal
 
-from ..db import immediate
+from ..db import transaction
 from .history import record
 from .rows import all_rows, dumps, now, one
 
-_CANDIDATES = f"""
+def _candidates_sql(dialect) -> str:
+    timeout = dialect.json_number("s.step_spec", "lifecycle", "staleness_timeout_seconds")
+    return f"""
     SELECT t.seq, t.id, t.name, t.workspace, t.status, t.updated_at, t.db_version,
-           s.name AS step, s.job_id, j.name AS job,
-           CAST(json_extract(s.step_spec, '$.lifecycle.staleness_timeout_seconds') AS REAL)
-               AS timeout
+           s.name AS step, s.job_id, j.name AS job, {timeout} AS timeout
     FROM tasks t
     JOIN steps s ON s.id = t.step_id
     JOIN jobs j ON j.attempt_id = s.attempt_id
-    WHERE json_extract(s.step_spec, '$.lifecycle.staleness_timeout_seconds') > 0
+    WHERE {timeout} > 0
       AND t.status NOT IN ({", ".join(f"'{s.value}'" for s in TERMINAL)})"""
 
 
@@ -31,7 +31,7 @@ def reap_stale(db, dry_run: bool = False) -> list[dict]:
     that arrives meanwhile wins. A task whose status cannot move to `error` (`paused`) is
     left alone: it is not expected to report."""
     started = datetime.now(timezone.utc)
-    candidates = [t for t in all_rows(db, _CANDIDATES)
+    candidates = [t for t in all_rows(db, _candidates_sql(db.dialect))
                   if is_legal(t["status"], Status.ERROR) and _stale(t, started)]
     if dry_run:
         return candidates
@@ -42,7 +42,7 @@ def reap_stale(db, dry_run: bool = False) -> list[dict]:
             f"No report for more than {task['timeout']:g} s (the step's "
             f"lifecycle.staleness_timeout_seconds); last update {task['updated_at']}."),
             "last_update": task["updated_at"], "staleness_timeout_seconds": task["timeout"]}
-        with immediate(db):
+        with transaction(db, job=(task["workspace"], task["job"])):
             current = one(db, "SELECT db_version FROM tasks WHERE seq = ?", (task["seq"],))
             if current is None or current["db_version"] != task["db_version"]:
                 continue  # reported (or deleted) since we looked

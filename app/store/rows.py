@@ -1,11 +1,8 @@
 """Row helpers shared by the store's modules: ids, timestamps, JSON columns, lookups."""
 
 import json
-import sqlite3
 import uuid
 from datetime import datetime, timezone
-
-import sqlite_utils
 
 from ..errors import NotFound, PreconditionFailed
 
@@ -27,20 +24,20 @@ def new_id(kind: str) -> str:
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def row(cursor: sqlite3.Cursor, values) -> dict:
+def row(cursor, values) -> dict:
     return {
         col[0]: json.loads(v) if col[0] in JSON_COLUMNS and v is not None else v
         for col, v in zip(cursor.description, values)
     }
 
 
-def one(db: sqlite_utils.Database, sql: str, params=()) -> dict | None:
+def one(db, sql: str, params=()) -> dict | None:
     cursor = db.execute(sql, params)
     values = cursor.fetchone()
     return None if values is None else row(cursor, values)
 
 
-def returning(db: sqlite_utils.Database, sql: str, params=()) -> dict:
+def returning(db, sql: str, params=()) -> dict:
     """The one row an INSERT/UPDATE ... RETURNING gives; read to the end so the statement
     is finished before the transaction commits."""
     cursor = db.execute(sql, params)
@@ -48,16 +45,16 @@ def returning(db: sqlite_utils.Database, sql: str, params=()) -> dict:
     return row(cursor, values)
 
 
-def all_rows(db: sqlite_utils.Database, sql: str, params=()) -> list[dict]:
+def all_rows(db, sql: str, params=()) -> list[dict]:
     cursor = db.execute(sql, params)
     return [row(cursor, values) for values in cursor.fetchall()]
 
 
-def insert(db: sqlite_utils.Database, table: str, values: dict) -> int:
+def insert(db, table: str, values: dict) -> None:
     columns = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     params = [dumps(v) if k in JSON_COLUMNS and v is not None else v for k, v in values.items()]
-    return db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params).lastrowid
+    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)
 
 
 def pagination(page: int, size: int, shown: int, total: int) -> dict:

@@ -1,10 +1,8 @@
 """Steps: reading them, moving them, and keeping their job's status in step with them."""
 
-import sqlite_utils
-
 from statemachine import allowed_targets, is_legal, job_status
 
-from ..db import immediate
+from ..db import transaction
 from ..errors import MoveRefused
 from .history import record
 from .rows import all_rows, check_version, dumps, job_missing, now, one, step_missing
@@ -16,7 +14,7 @@ def with_config(step: dict) -> dict:
     return step
 
 
-def find_step(db: sqlite_utils.Database, workspace: str, job: str, name: str) -> tuple[dict, dict]:
+def find_step(db, workspace: str, job: str, name: str) -> tuple[dict, dict]:
     """The job and its current attempt's step `name`."""
     found = one(db, "SELECT * FROM jobs WHERE workspace = ? AND name = ?", (workspace, job))
     if found is None:
@@ -28,11 +26,11 @@ def find_step(db: sqlite_utils.Database, workspace: str, job: str, name: str) ->
     return found, with_config(step)
 
 
-def get_step(db: sqlite_utils.Database, workspace: str, job: str, name: str) -> dict:
+def get_step(db, workspace: str, job: str, name: str) -> dict:
     return find_step(db, workspace, job, name)[1]
 
 
-def attempt_steps(db: sqlite_utils.Database, attempt_id: str) -> list[dict]:
+def attempt_steps(db, attempt_id: str) -> list[dict]:
     """The attempt's steps in spec order."""
     return [with_config(s) for s in
             all_rows(db, "SELECT * FROM steps WHERE attempt_id = ? ORDER BY seq", (attempt_id,))]
@@ -78,10 +76,10 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
     record(db, "job", job, job["id"], job["status"], target, at, by, job["db_version"] + 1)
 
 
-def update_step_status(db: sqlite_utils.Database, workspace: str, job: str, name: str,
+def update_step_status(db, workspace: str, job: str, name: str,
                        update: dict, if_match=None, by: str | None = None) -> dict:
     at = now()
-    with immediate(db):
+    with transaction(db, job=(workspace, job)):
         found, step = find_step(db, workspace, job, name)
         check_version("step", step["db_version"], if_match)
         source, target = step["status"], update["status"]

@@ -2,11 +2,9 @@
 
 import json
 
-import sqlite_utils
-
 from statemachine import Status, allowed_targets, is_legal
 
-from ..db import immediate
+from ..db import transaction
 from ..errors import MoveRefused
 from . import history
 from .history import record
@@ -40,12 +38,12 @@ def _locate_task(db, workspace, job, step, name) -> dict:
     return found
 
 
-def list_tasks(db: sqlite_utils.Database, workspace: str, job: str, step: str) -> list[dict]:
+def list_tasks(db, workspace: str, job: str, step: str) -> list[dict]:
     found = get_step(db, workspace, job, step)
     return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
 
 
-def get_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str) -> dict:
+def get_task(db, workspace: str, job: str, step: str, name: str) -> dict:
     found = _locate_task(db, workspace, job, step, name)
     if found["task_seq"] is None:
         raise task_missing(workspace, job, step, name)
@@ -75,11 +73,11 @@ def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
     raise MoveRefused("task", message, current or target, target, allowed)
 
 
-def put_task(db: sqlite_utils.Database, workspace: str, job: str, step: str, name: str,
+def put_task(db, workspace: str, job: str, step: str, name: str,
              update: dict, if_match=None, by: str | None = None) -> dict:
     """Create or update a task under the rules of docs/api.md; returns the stored task."""
     at = now()
-    with immediate(db):
+    with transaction(db, job=(workspace, job)):
         found = _locate_task(db, workspace, job, step, name)
         current = found["task_status"]
         check_version("task", found["task_version"], if_match)

@@ -1,0 +1,45 @@
+"""Where the state lives: an SQLite file (the default) or a PostgreSQL server.
+
+`JOBS_DB` chooses: a `postgresql://` or `postgres://` URL means PostgreSQL, anything else is
+an SQLite path. Both backends hand the store a connection with the same small interface:
+`execute(sql, params)` in SQLite's spelling, `transaction(job=...)`, `after_commit`, and
+`dialect` for the few things spelled differently (app/db/dialect.py).
+"""
+
+from . import postgres, sqlite
+
+
+def is_postgres(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def open_pool(target: str, pool_size: int = 2, timeout_ms: int = 10_000):
+    """A pool that opens nothing until first used, so it is safe to make before a fork."""
+    if is_postgres(target):
+        return postgres.ConnectionPool(target, pool_size, timeout_ms)
+    return sqlite.ConnectionPool(target, timeout_ms)
+
+
+def connect(target: str):
+    """One connection of its own, for command-line tasks; close it when done."""
+    return postgres.connect(target) if is_postgres(target) else sqlite.connect(target)
+
+
+def migrate(target: str) -> list[str]:
+    """Apply pending migrations once, however many processes or hosts try at once."""
+    return postgres.migrate(target) if is_postgres(target) else sqlite.migrate(target)
+
+
+def transaction(db, job: tuple[str, str] | None = None):
+    """A write transaction; `job` = (workspace, name) is the job whose tree it changes."""
+    return db.transaction(job)
+
+
+def describe(target: str) -> str:
+    """The target for logs, without a password."""
+    if is_postgres(target):
+        from psycopg.conninfo import conninfo_to_dict
+        info = conninfo_to_dict(target)
+        return f"postgresql://{info.get('user', '')}@{info.get('host', '')}:" \
+               f"{info.get('port', 5432)}/{info.get('dbname', '')}"
+    return target

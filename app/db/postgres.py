@@ -1,0 +1,143 @@
+"""PostgreSQL, for several service hosts over one database: a connection pool per worker
+process, write transactions that lock their job's row, migrations under an advisory lock.
+
+Connections run in autocommit; a write opens its own transaction and first locks the row of
+the job it changes (app/db/dialect.py), so writes to different jobs proceed in parallel and
+writes to one job queue, on every host alike. A statement or lock wait longer than the
+configured timeout is cancelled by the server, so a stuck lock never holds a worker forever.
+"""
+
+import os
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import psycopg
+from psycopg_pool import ConnectionPool as _Pool
+
+from .dialect import PostgreSQL
+from .schema import MIGRATIONS, statements
+
+# The advisory lock every host takes to migrate: one at a time, each migration once.
+MIGRATION_LOCK = 0x6A6F6273  # "jobs"
+# How long a request waits for a pooled connection before the database counts as down.
+POOL_WAIT_SECONDS = 3.0
+CONNECT_TIMEOUT_SECONDS = 3
+
+
+def _session(timeout_ms: int) -> dict:
+    return {
+        "autocommit": True,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "options": f"-c statement_timeout={int(timeout_ms)} -c lock_timeout={int(timeout_ms)}"
+                   f" -c idle_in_transaction_session_timeout={int(timeout_ms) * 3}",
+    }
+
+
+class Database:
+    """One pooled connection, with the interface the store uses on SQLite too."""
+
+    dialect = PostgreSQL
+    IntegrityError = psycopg.errors.IntegrityError
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+        self.after_commit: list = []
+
+    def execute(self, sql: str, params=()) -> psycopg.Cursor:
+        if not params:  # no placeholders to translate, and a `%` stays itself
+            return self.conn.execute(sql)
+        return self.conn.execute(PostgreSQL.sql(sql), params)
+
+    @contextmanager
+    def transaction(self, job: tuple[str, str] | None = None):
+        """One transaction; with `job` = (workspace, name), that job's row is locked first."""
+        self.after_commit.clear()
+        try:
+            with self.conn.transaction():
+                if job is not None:
+                    self.execute(PostgreSQL.lock_job, job)
+                yield self
+        except BaseException:
+            self.after_commit.clear()
+            raise
+        callbacks, self.after_commit = self.after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def ping(self) -> None:
+        self.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def connect(url: str, timeout_ms: int = 10_000) -> Database:
+    """A connection of its own, outside any pool (command-line tasks)."""
+    return Database(psycopg.connect(url, **_session(timeout_ms)))
+
+
+def migrate(url: str) -> list[str]:
+    """Apply pending migrations, all in one transaction under the advisory lock, so hosts
+    starting together apply each exactly once; return the names applied here."""
+    with psycopg.connect(url, **_session(60_000)) as conn:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            applied = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            pending = [(name, m) for name, m in MIGRATIONS if name not in applied]
+            for name, migration in pending:
+                for statement in statements(migration, PostgreSQL):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (name, applied_at) VALUES (%s, %s)",
+                             (name, datetime.now(timezone.utc).isoformat()))
+    return [name for name, _ in pending]
+
+
+def _is_current(db: Database) -> bool:
+    try:
+        applied = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+    except psycopg.errors.UndefinedTable:
+        return False
+    return all(name in applied for name, _ in MIGRATIONS)
+
+
+class ConnectionPool:
+    """A psycopg pool per worker process, opened on first use (after gunicorn forks)."""
+
+    def __init__(self, url: str, size: int = 2, timeout_ms: int = 10_000):
+        self.url, self.size, self.timeout_ms = url, size, timeout_ms
+        self._pool: _Pool | None = None
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def _opened(self) -> _Pool:
+        pid = os.getpid()
+        if self._pool is None or self._pid != pid:
+            with self._lock:
+                if self._pool is None or self._pid != pid:
+                    self._pool = _Pool(self.url, min_size=1, max_size=self.size, open=True,
+                                       timeout=POOL_WAIT_SECONDS, kwargs=_session(self.timeout_ms),
+                                       name=f"jobs-{pid}")
+                    self._pid = pid
+                    self._schema_checked = False
+        return self._pool
+
+    def get(self) -> Database:
+        db = Database(self._opened().getconn())
+        if not self._schema_checked:
+            # Normally gunicorn's on_starting hook (or `flask init-db`) has migrated already.
+            if not _is_current(db):
+                migrate(self.url)
+            self._schema_checked = True
+        return db
+
+    def release(self, db: Database) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.putconn(db.conn)
+
+    def close(self) -> None:
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None
