@@ -25,5 +25,6 @@ def ready():
         if fault is None:  # the reason goes to the log, not to the caller
             log.exception("readiness check failed")
             fault = faults.StorageFault("unreachable")
-        return jsonify(status="unavailable", database=fault.kind, detail=fault.detail), 503
+        return (jsonify(status="unavailable", database=fault.kind, detail=fault.detail), 503,
+                {"Retry-After": str(fault.retry_after)})
     return jsonify(status="ok", database="ok")

@@ -6,6 +6,8 @@
     python bench/run.py --only reads    # status tree of a 1,000-task job; job list pages
     python bench/run.py --only store    # the store alone, with and without fsync per commit
     python bench/run.py --only decide   # the legality decision vs a dict lookup
+    python bench/run.py --backend postgresql  # the PUT mix on PostgreSQL (one and three
+                                              # hosts) beside SQLite, interleaved rounds
 
 Needs `wrk` (Debian package `wrk`). Servers run under gunicorn with the same settings
 (default: 2 sync workers, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
@@ -49,7 +51,7 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn with the same settings for the service and the control app."""
 
-    def __init__(self, module: str, db: Path | None = None, chdir: Path = ROOT):
+    def __init__(self, module: str, db: Path | str | None = None, chdir: Path = ROOT):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "JOBS_DB": str(db)} if db else dict(os.environ)
@@ -123,6 +125,19 @@ def seed(db_path: Path, jobs: int, tasks_per_job: int) -> None:
     db.close()
 
 
+def seed_through_store(target: str, jobs: int, tasks_per_job: int) -> None:
+    """The same rows as `seed`, written through the store: works on either backend."""
+    migrate(target)
+    db = connect(target)
+    spec = {"project": "", "description": "", "source": "bench", "spec": {},
+            "ownership": {}, "custom_fields": {}, "platform_spec": {"steps": [{"name": "work"}]}}
+    for j in range(jobs):
+        create_job(db, "bench", {**spec, "name": f"job-{j}"}, None)
+        for t in range(tasks_per_job):
+            put_task(db, "bench", f"job-{j}", "work", f"task-{t}", {"status": "active"})
+    db.close()
+
+
 def fresh_db(tmp: Path, name: str) -> Path:
     path = tmp / f"{name}.db"
     for suffix in ("", "-wal", "-shm"):
@@ -161,6 +176,73 @@ def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
     print(f"\nmedian req/s: service {med['service']:.0f}, bare Flask {med['bare Flask']:.0f}; "
           f"ratio of medians {med['service'] / med['bare Flask']:.2f}, "
           f"median of per-round ratios {statistics.median(ratios):.2f}")
+
+
+def wrk_spread(urls: list[str], script: str, seconds: int, env: dict) -> dict:
+    """One wrk per host at once, the connections shared out; figures summed (latencies:
+    the slowest host's percentile)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    global CONNECTIONS, THREADS
+    saved = CONNECTIONS, THREADS
+    CONNECTIONS, THREADS = max(1, saved[0] // len(urls)), 1
+    try:
+        with ThreadPoolExecutor(len(urls)) as pool:
+            parts = list(pool.map(lambda u: wrk(u, script, seconds, env), urls))
+    finally:
+        CONNECTIONS, THREADS = saved
+    total = {k: sum(p[k] for p in parts) for k in parts[0]}
+    total["seconds"] = max(p["seconds"] for p in parts)
+    total["rps"] = sum(p["rps"] for p in parts)
+    total["p50_us"] = max(p["p50_us"] for p in parts)
+    total["p99_us"] = max(p["p99_us"] for p in parts)
+    return total
+
+
+def bench_backends(tmp: Path, rounds: int, seconds: int) -> None:
+    """The PUT mix on SQLite, on PostgreSQL through one host, and through three hosts over
+    one PostgreSQL database; interleaved rounds in one run."""
+    from tests.pg import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit("PostgreSQL server binaries are needed: apt-get install postgresql")
+    jobs, tasks = 100, 10
+    env = {"BENCH_JOBS": str(jobs), "BENCH_TASKS": str(tasks)}
+    pg = PostgresServer(bindir, durable=True).start()  # fsync on, as in production
+    try:
+        url = pg.create_database("bench")
+        seed_through_store(url, jobs, tasks)
+        db = fresh_db(tmp, "backends")
+        seed(db, jobs, tasks)
+        setups = {
+            "SQLite, 1 host": [Gunicorn("wsgi:app", db=db)],
+            "PostgreSQL, 1 host": [Gunicorn("wsgi:app", db=url)],
+            "PostgreSQL, 3 hosts": [Gunicorn("wsgi:app", db=url) for _ in range(3)],
+        }
+        results = {name: [] for name in setups}
+        try:
+            for r in range(rounds):
+                order = list(setups.items())
+                for name, servers in (order if r % 2 == 0 else order[::-1]):
+                    results[name].append(wrk_spread([s.url for s in servers], "mix.lua",
+                                                    seconds, env))
+        finally:
+            for servers in setups.values():
+                for server in servers:
+                    server.stop()
+    finally:
+        pg.stop()
+    print(f"\n## PUT task mix by backend: {rounds} interleaved rounds of {seconds} s, "
+          f"{settings()} per host (three hosts: one wrk each, connections shared out), "
+          "PostgreSQL with fsync and synchronous_commit on\n")
+    print("| backend | req/s (median) | p50 ms | p99 ms | non-2xx other than planned 422 |")
+    print("|---|---|---|---|---|")
+    for name, runs in results.items():
+        mid = sorted(runs, key=lambda f: f["rps"])[len(runs) // 2]
+        print(f"| {name} | {mid['rps']:.0f} | {mid['p50_us'] / 1000:.2f} | "
+              f"{mid['p99_us'] / 1000:.2f} | "
+              f"{sum(f['got_other_non2xx'] + f['socket_errors'] for f in runs):.0f} |")
 
 
 def bench_scale(tmp: Path, seconds: int) -> None:
@@ -279,6 +361,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: the PUT mix on both backends, one and three hosts")
     args = parser.parse_args()
     GUNICORN.update(workers=args.workers, worker_class=args.worker_class, threads=args.threads)
     if not shutil.which("wrk") and args.only not in ("store", "decide"):
@@ -287,6 +371,9 @@ def main() -> None:
           f"{os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
     with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:
         tmp = Path(tmp)
+        if args.backend == "postgresql":
+            bench_backends(tmp, args.rounds, args.seconds)
+            return
         if args.only in (None, "put"):
             bench_put(tmp, args.rounds, args.seconds)
         if args.only in (None, "scale"):
