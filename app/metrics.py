@@ -20,6 +20,9 @@ LATENCY = Histogram("jobs_http_request_duration_seconds", "Time to answer a requ
                     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 TRANSITIONS = Counter("jobs_transitions_total", "Status changes asked for, by outcome.",
                       ["kind", "from", "to", "outcome"])
+STORAGE_FAULTS = Counter("jobs_storage_faults_total",
+                         "Requests answered 503 because the storage failed, by kind of fault.",
+                         ["kind"])
 
 bp = Blueprint("metrics", __name__)
 
@@ -37,6 +40,10 @@ def metrics():
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(route, method, str(status)).inc()
     LATENCY.labels(route, method).observe(seconds)
+
+
+def count_storage_fault(kind: str) -> None:
+    STORAGE_FAULTS.labels(kind).inc()
 
 
 def _accepted(kind, source, target, **_):
