@@ -55,7 +55,8 @@ def on_starting(server):
     serves: a bad tokens file stops the whole server here, with its reason."""
     from app import config
     from app.auth import AuthConfigError, load_grants
-    from app.db import describe, migrate
+    from app.db import check_at_start, describe, migrate
+    from app.faults import classify
 
     settings = config.from_environment()
     if settings["JOBS_AUTH_TOKENS"]:
@@ -70,7 +71,21 @@ def on_starting(server):
     os.makedirs(metrics_dir, exist_ok=True)
 
     target = settings["JOBS_DB"]
-    applied = migrate(target)
+    problem = check_at_start(target)
+    if problem:
+        server.log.error("cannot start: %s", problem)
+        raise SystemExit(1)
+    try:
+        applied = migrate(target)
+    except Exception as exc:
+        fault = classify(exc)
+        if fault is None:
+            raise
+        # The database may come back (PostgreSQL restarting, a lock released): start, answer
+        # 503 meanwhile, and let the workers migrate once they can.
+        server.log.error("database %s: %s (%s); answering 503 until it is fixed",
+                         describe(target), fault.detail, fault.cause)
+        return
     server.log.info("database %s ready (%d migration(s) applied)", describe(target), len(applied))
 
 

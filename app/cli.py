@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 import statemachine
 
 from . import store
-from .db import connect, describe, migrate
+from .db import backup, connect, describe, is_postgres, migrate, sqlite
 
 
 @click.command("init-db")
@@ -46,6 +46,48 @@ def reap_stale(dry_run: bool) -> None:
     click.echo(f"{len(reaped)} stale task(s){' (dry run)' if dry_run else ''}")
 
 
+@click.command("check-db")
+@with_appcontext
+def check_db() -> None:
+    """Run SQLite's integrity check on the database and say what to do if it fails."""
+    target = current_app.config["JOBS_DB"]
+    if is_postgres(target):
+        db = connect(target)
+        try:
+            db.ping()
+        finally:
+            db.close()
+        click.echo(f"{describe(target)}: reachable and migrated. PostgreSQL checks its own "
+                   "pages; use pg_amcheck for a deeper check.")
+        return
+    problems = sqlite.integrity_check(target)
+    if not problems:
+        click.echo(f"{target}: ok (PRAGMA integrity_check)")
+        return
+    click.echo(f"{target}: DAMAGED — {len(problems)} problem(s), first: {problems[0]}", err=True)
+    click.echo(
+        "What to do: stop the service; restore the latest backup (`flask --app wsgi backup` "
+        "makes them) by copying it over this file and deleting any -wal/-shm files beside it; "
+        f"or salvage what is readable with `sqlite3 {target} .recover | sqlite3 recovered.db` "
+        "and point JOBS_DB at recovered.db after checking it.", err=True)
+    raise SystemExit(1)
+
+
+@click.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_db(destination: str) -> None:
+    """Copy the live database, consistently, to DESTINATION (SQLite's online backup API)."""
+    target = current_app.config["JOBS_DB"]
+    try:
+        pages = backup(target, destination)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{target} -> {destination}: {pages} pages, consistent as of now. To restore: "
+               f"stop the service, copy {destination} over {target}, delete {target}-wal and "
+               f"{target}-shm if present, start the service.")
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db, machine, reap_stale):
+    for command in (init_db, machine, reap_stale, check_db, backup_db):
         app.cli.add_command(command)

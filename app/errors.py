@@ -81,6 +81,8 @@ def _detail(status: int, detail, headers=None):
 
 
 def init_app(app: Flask) -> None:
+    from .metrics import count_storage_fault
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         return _detail(exc.status, exc.detail)
@@ -111,5 +113,11 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(faults.StorageFault)
     def storage_fault(fault: faults.StorageFault):
-        log.warning("storage fault (%s): %s", fault.kind, fault.cause or fault.detail)
+        # Logged once per episode (app/faults.py), counted every time; never a traceback.
+        faults.began(app.config["JOBS_DB"], fault)
+        count_storage_fault(fault.kind)
         return _detail(503, fault.detail, [("Retry-After", str(fault.retry_after))])
+
+    @app.before_request
+    def refuse_a_damaged_database():
+        faults.refuse_if_damaged(app.config["JOBS_DB"])

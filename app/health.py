@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from . import faults
 from .http import db
@@ -18,13 +18,27 @@ def live():
 
 @bp.get("/health/ready")
 def ready():
+    """200 when the database answers and no storage fault is known; 503 naming the fault
+    while one lasts. Cheap: a read, plus (only during a fault, at most once a second) a
+    probe of whether it is over, so readiness turns 200 by itself when it is."""
+    target = current_app.config["JOBS_DB"]
+    episodes = faults.episodes(target)
+    fault = episodes.current()
     try:
-        db().ping()
+        if not fault:
+            db().ping()
+        elif episodes.due_for_probe(fault["kind"]):
+            db().probe(fault)
+            faults.probe_passed(target)
+        else:
+            raise faults.StorageFault(fault["kind"], "still faulty at the last probe")
     except Exception as exc:
         fault = faults.classify(exc)
         if fault is None:  # the reason goes to the log, not to the caller
             log.exception("readiness check failed")
             fault = faults.StorageFault("unreachable")
+        else:
+            faults.began(target, fault)
         return (jsonify(status="unavailable", database=fault.kind, detail=fault.detail), 503,
                 {"Retry-After": str(fault.retry_after)})
     return jsonify(status="ok", database="ok")

@@ -1,15 +1,12 @@
-import os
-
 import pytest
 
 from app import create_app
 from app.db import connect, migrate
 
+from .needs import unavailable
 from .pg import HOW_TO_ENABLE, PostgresServer, empty_tables, find_bindir
 
 API = "/apis/jobs/v2/workspaces"
-# Set by .ci/run: there, PostgreSQL tests that cannot run are a failure, not a skip.
-REQUIRE_POSTGRES = os.environ.get("JOBS_TEST_REQUIRE_POSTGRES") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -17,9 +14,7 @@ def postgres():
     """One PostgreSQL server for the whole run, started from the machine's binaries."""
     bindir = find_bindir()
     if bindir is None:
-        if REQUIRE_POSTGRES:
-            pytest.fail(HOW_TO_ENABLE)
-        pytest.skip(HOW_TO_ENABLE)
+        unavailable(HOW_TO_ENABLE)
     server = PostgresServer(bindir).start()
     yield server
     server.stop()

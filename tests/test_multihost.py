@@ -167,13 +167,8 @@ def keep_writing(url: str, task: str, stop: threading.Event, codes: collections.
                 codes[type(exc).__name__] += 1
 
 
-def test_the_database_stopped_for_2_s_gives_503s_then_recovers(tmp_path):
-    from .pg import find_bindir
-
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip("no PostgreSQL binaries")
-    server = PostgresServer(bindir).start()
+def test_the_database_stopped_for_2_s_gives_503s_then_recovers(postgres, tmp_path):
+    server = PostgresServer(postgres.bindir).start()  # its own server, to stop and start
     try:
         url = server.create_database("restart")
         hosts = start_hosts(url, tmp_path)

@@ -30,6 +30,19 @@ def migrate(target: str) -> list[str]:
     return postgres.migrate(target) if is_postgres(target) else sqlite.migrate(target)
 
 
+def check_at_start(target: str) -> str | None:
+    """What stops a server from starting on this database, in one line (None: nothing).
+    PostgreSQL is never refused: while it cannot be reached, requests get 503."""
+    return None if is_postgres(target) else sqlite.check_at_start(target)
+
+
+def backup(target: str, destination: str) -> int:
+    """A consistent copy of a live SQLite database (PostgreSQL has pg_dump for that)."""
+    if is_postgres(target):
+        raise ValueError("backups of PostgreSQL are pg_dump's job (or your provider's)")
+    return sqlite.backup(target, destination)
+
+
 def transaction(db, job: tuple[str, str] | None = None):
     """A write transaction; `job` = (workspace, name) is the job whose tree it changes."""
     return db.transaction(job)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import psycopg
 from psycopg_pool import ConnectionPool as _Pool
 
+from .. import faults
 from .dialect import PostgreSQL
 from .schema import MIGRATIONS, statements
 
@@ -40,8 +41,8 @@ class Database:
     dialect = PostgreSQL
     IntegrityError = psycopg.errors.IntegrityError
 
-    def __init__(self, conn: psycopg.Connection):
-        self.conn = conn
+    def __init__(self, conn: psycopg.Connection, target: str):
+        self.conn, self.target = conn, target
         self.after_commit: list = []
 
     def execute(self, sql: str, params=()) -> psycopg.Cursor:
@@ -61,12 +62,22 @@ class Database:
         except BaseException:
             self.after_commit.clear()
             raise
+        faults.write_succeeded(self.target)
         callbacks, self.after_commit = self.after_commit, []
         for callback in callbacks:
             callback()
 
     def ping(self) -> None:
+        """Reachable, migrated, and writable (a standby in recovery takes no writes)."""
         self.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchall()
+        if self.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+            raise faults.StorageFault("read_only", "the server is a standby in recovery")
+
+    def probe(self, fault: dict) -> None:
+        """Whether a fault is over: the ping, and a transaction that commits."""
+        self.ping()
+        with self.transaction():
+            self.execute("SELECT 1")
 
     def close(self) -> None:
         self.conn.close()
@@ -74,7 +85,7 @@ class Database:
 
 def connect(url: str, timeout_ms: int = 10_000) -> Database:
     """A connection of its own, outside any pool (command-line tasks)."""
-    return Database(psycopg.connect(url, **_session(timeout_ms)))
+    return Database(psycopg.connect(url, **_session(timeout_ms)), url)
 
 
 def migrate(url: str) -> list[str]:
@@ -125,7 +136,7 @@ class ConnectionPool:
         return self._pool
 
     def get(self) -> Database:
-        db = Database(self._opened().getconn())
+        db = Database(self._opened().getconn(), self.url)
         if not self._schema_checked:
             # Normally gunicorn's on_starting hook (or `flask init-db`) has migrated already.
             if not _is_current(db):

@@ -16,10 +16,17 @@ from contextlib import contextmanager
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .. import faults
 from .dialect import SQLite
 from .schema import MIGRATIONS, statements
 
 BUSY_TIMEOUT_MS = 10_000
+# SQLite's own busy timeout: readers in WAL mode never wait on writers, and a writer retries
+# in short tries (Database._begin_immediate) up to BUSY_TIMEOUT_MS or JOBS_DB_TIMEOUT_MS.
+TRY_LOCK_MS = 50
+# How much space must come free before a full disk counts as usable again (a write of one
+# task takes a few pages); a write that succeeds ends the fault sooner.
+FREED_ENOUGH = 64 * 1024
 
 migrations = Migrations("jobs")
 
@@ -42,20 +49,23 @@ class Database(sqlite_utils.Database):
     SQLite makes a writer that finds the database locked sleep and retry (1 ms, then 2, 5,
     10 ...), so under steady write load most time goes to sleeping. Writers here first queue
     on an flock() of `<db>.writer-lock`, which wakes the next one the moment the lock is
-    released; SQLite's own lock is then almost never contended. The busy timeout stays as
-    the safety net for other programs writing the same file.
+    released; SQLite's own lock is then contended only by other programs. Against those, a
+    writer holding the flock asks SQLite's lock with a short busy timeout and, while another
+    program holds it, lets go of the flock between tries: every writer waits at most its own
+    `timeout_ms` and then gets a 503, instead of queueing behind the ones before it.
     """
 
     dialect = SQLite
     IntegrityError = sqlite3.IntegrityError
 
     def __init__(self, path: str, timeout_ms: int = BUSY_TIMEOUT_MS):
-        conn = sqlite3.connect(path, timeout=timeout_ms / 1000, isolation_level=None,
+        conn = sqlite3.connect(path, timeout=TRY_LOCK_MS / 1000, isolation_level=None,
                                check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
+        conn.execute(f"PRAGMA busy_timeout = {TRY_LOCK_MS}")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         super().__init__(conn, execute_plugins=False)
+        self.target, self.timeout_ms = path, int(timeout_ms)
         # Callbacks for what a transaction announces once it has committed.
         self.after_commit: list = []
         self.writer_lock = None
@@ -73,11 +83,9 @@ class Database(sqlite_utils.Database):
         """One BEGIN IMMEDIATE transaction: the write lock is taken before the first read, so
         a check and the write it guards cannot interleave with another writer's. (`job`
         names what a PostgreSQL writer would lock; here the whole database is.)"""
-        if self.writer_lock is not None:
-            fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+        self._begin_immediate()
         self.after_commit.clear()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self
                 self.conn.execute("COMMIT")
@@ -89,14 +97,58 @@ class Database(sqlite_utils.Database):
                 self.after_commit.clear()
                 raise
         finally:
-            if self.writer_lock is not None:
-                fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+            self._unlock()
+        faults.write_succeeded(self.target)
         callbacks, self.after_commit = self.after_commit, []
         for callback in callbacks:
             callback()
 
+    def _begin_immediate(self) -> None:
+        """The flock, then SQLite's write lock; retried until `timeout_ms` while another
+        program holds SQLite's lock, the flock let go between tries."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        while True:
+            if self.writer_lock is not None:
+                fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                self._unlock()
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.02)
+
+    def _unlock(self) -> None:
+        if self.writer_lock is not None:
+            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+
     def ping(self) -> None:
+        """A read that fails when the file cannot be opened or its schema is damaged; and
+        storage gone read-only, which no read would notice."""
         self.execute("SELECT 1 FROM _sqlite_migrations LIMIT 1").fetchall()
+        if storage_is_read_only(self.target):
+            raise faults.StorageFault("read_only", f"{os.path.dirname(self.target)} is read-only")
+
+    def probe(self, fault: dict) -> None:
+        """Whether a fault is over, without writing: space freed since the disk filled
+        (64 KiB at least), storage writable again, SQLite's quick_check passing for a
+        damaged file, and SQLite's write lock free to take."""
+        kind = fault.get("kind")
+        if kind == "disk_full":
+            free, then = faults.free_bytes(self.target), fault.get("free_bytes") or 0
+            if free is not None and free < then + FREED_ENOUGH:
+                raise faults.StorageFault("disk_full", f"{free} bytes free")
+        if kind == "damaged":
+            problem = quick_check(self)
+            if problem:
+                raise faults.StorageFault("damaged", problem)
+        self.ping()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
 
 
 def connect(path: str, timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
@@ -119,10 +171,77 @@ def _enable_wal(db: sqlite_utils.Database) -> None:
         time.sleep(0.01)
 
 
+def storage_is_read_only(path: str) -> bool:
+    try:
+        return bool(os.statvfs(os.path.dirname(os.path.abspath(path))).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def quick_check(db: Database) -> str | None:
+    """SQLite's quick_check: None when the file is whole, else its first complaint."""
+    try:
+        rows = [r[0] for r in db.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    return None if rows == ["ok"] else " ".join("; ".join(rows).split())  # one line
+
+
+def integrity_check(path: str) -> list[str]:
+    """SQLite's full integrity check: [] when the file is whole, else its complaints."""
+    try:
+        db = connect(path)
+        try:
+            rows = [r[0] for r in db.execute("PRAGMA integrity_check(20)").fetchall()]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [] if rows == ["ok"] else [" ".join(row.split()) for row in rows]
+
+
+def check_at_start(path: str) -> str | None:
+    """What stops a server from starting on this file, in one line; None when nothing does.
+    Read-only storage and a damaged file are refused here rather than served."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if storage_is_read_only(path) or (os.path.isdir(folder) and not os.access(folder, os.W_OK)):
+        return (f"the storage of the database {path} ({folder}) is read-only: make it "
+                "writable, then start again")
+    if not os.path.exists(path):
+        return None
+    try:
+        db = connect(path)
+        try:
+            problem = quick_check(db)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    if problem:
+        return (f"the database file {path} is damaged ({problem}): run `flask --app wsgi "
+                "check-db`, and restore it from a backup")
+    return None
+
+
+def backup(path: str, destination: str) -> int:
+    """A consistent copy of a live database, by SQLite's online backup API; its page count."""
+    source = sqlite3.connect(path)
+    target = sqlite3.connect(destination)
+    try:
+        source.backup(target)
+        return target.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+
+
 def migrate(path: str) -> list[str]:
-    """Apply pending migrations to the database at `path`; return the names applied."""
+    """Apply pending migrations to the database at `path`; return the names applied. A
+    database already current is only read, so this never waits on another writer."""
     db = connect(path)
     try:
+        if _is_current(db):
+            return []
         _enable_wal(db)
         with db.transaction():
             pending = [m.name for m in migrations.pending(db)]
