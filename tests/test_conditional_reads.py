@@ -47,6 +47,20 @@ def test_a_tag_that_does_not_match_gets_the_body(api, job, header):
     assert response.status_code == 200 and response.json["name"] == "j1"
 
 
+@pytest.mark.parametrize("headers", [
+    {"If-Match": "*"}, {"If-Match": '"zz"'}, {"If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT"},
+    {"Range": "bytes=0-3"},
+])
+def test_reads_answer_no_other_precondition(api, job, headers):
+    response = api.client.get(api.url("j1", "status"), headers=headers)
+    assert response.status_code == 200 and response.json["name"] == "j1"
+
+
+def test_any_tag_means_unchanged_too(api, job):
+    response = api.client.get(api.url("j1", "status"), headers={"If-None-Match": "*"})
+    assert response.status_code == 304 and "Content-Type" not in response.headers
+
+
 def test_writes_keep_their_db_version_etag(api, job):
     response = api.put_task("j1", "train", "w0", {"status": "active"})
     assert response.headers["ETag"] == '"1"'
