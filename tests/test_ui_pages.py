@@ -112,3 +112,14 @@ def test_with_tokens_on_pages_come_without_one_and_carry_no_data(tmp_path):
     job = client.get("/ui/workspaces/team-a/jobs/secret-job")
     assert job.status_code == 200 and "classified" not in job.get_data(as_text=True)
     assert client.get("/apis/jobs/v2/workspaces/team-a/jobs").status_code == 401
+
+
+@pytest.mark.parametrize("url", [
+    "/ui/static/nope.js", "/ui/static/../ui.py", "/ui/static/..%2f..%2fui.py", "/ui/%00",
+    "/ui/workspaces/" + "a" * 5000 + "/jobs/b", "/ui/?page=%ff&status=%00&workspace=%c0",
+    "/ui/workspaces/team-a/jobs/%E2%80%AE", "/ui/static/",
+])
+def test_nothing_under_ui_is_a_server_error(client, url):
+    with client.get(url) as response:
+        assert response.status_code in (200, 404), response.status_code
+        assert b"Traceback" not in response.data and b"ui.py" not in response.data
