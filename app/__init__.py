@@ -22,11 +22,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 
-    from . import auth, cli, docs, health, jobs, metrics, observability, steps, tasks
+    from . import auth, cli, docs, health, jobs, metrics, observability, steps, tasks, ui
 
     for blueprint in (jobs.bp, steps.bp, tasks.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)
+    app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
     metrics.init_app(app)
     observability.init_app(app)
     auth.init_app(app)  # after observability: refusals are logged and counted too

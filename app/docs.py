@@ -90,6 +90,15 @@ LIST_QUERY = PAGING + [
       for key in ("project", "name", "source")),
 ]
 BODY_ERRORS = {**ERRORS, **PRECONDITION}
+# Reads that pollers repeat: the answer's ETag in If-None-Match gets a 304 while it holds.
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "An ETag from an earlier answer"}
+UNCHANGED = {"304": {"description": "Unchanged since the ETag in If-None-Match"}}
+
+
+def _polled(schema: str, text: str) -> dict:
+    return {**_json(schema, text), "headers": {"ETag": {"schema": {"type": "string"},
+                                                          "description": "opaque"}}}
 
 
 def _op(summary, params, ok_code, ok, body=None, errors=ERRORS, extra_params=()) -> dict:
@@ -113,8 +122,8 @@ OPERATIONS = {
     "/jobs": {
         "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
                     "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
-        "get": _op("List jobs", ("workspace",), "200", _json("PlatformJobResponsesPage", "A page"),
-                   extra_params=LIST_QUERY),
+        "get": _op("List jobs", ("workspace",), "200", _polled("PlatformJobResponsesPage", "A page"),
+                   errors={**ERRORS, **UNCHANGED}, extra_params=[*LIST_QUERY, IF_NONE_MATCH]),
     },
     "/jobs/{name}": {
         "get": _op("Get a job", JOB, "200", _entity("PlatformJobResponse", "The job")),
@@ -125,7 +134,9 @@ OPERATIONS = {
         f"{action.capitalize()} a job", JOB, "200", _entity("PlatformJobResponse", "The job"),
         errors=BODY_ERRORS, extra_params=[IF_MATCH])} for action in ("cancel", "pause", "resume", "rerun")},
     "/jobs/{name}/status": {"get": _op("A job's status tree", JOB, "200",
-                                       _json("PlatformJobStatusResponse", "The tree"))},
+                                       _polled("PlatformJobStatusResponse", "The tree"),
+                                       errors={**ERRORS, **UNCHANGED},
+                                       extra_params=[IF_NONE_MATCH])},
     "/jobs/{name}/status-details": {"patch": {
         **_op("Merge into a job's status_details", JOB, "200",
               _entity("PlatformJobResponse", "The job"), errors=BODY_ERRORS,
@@ -137,10 +148,14 @@ OPERATIONS = {
         _json("HistoryPage", "A page"), extra_params=PAGING)},
     "/jobs/{name}/steps": {"get": _op(
         "List a job's current steps ({name} = '-': every job's)", ("workspace",), "200",
-        _json("PlatformJobStepWithContextsPage", "A page"),
-        extra_params=[{"name": "name", "in": "path", "required": True, "schema": {
-            "type": "string", "anyOf": [{"pattern": NAME_PATTERN}, {"const": "-"}]}},
-            *LIST_QUERY, {"name": "filter[job]", "in": "query", "schema": {"type": "string"}}])},
+        _polled("PlatformJobStepWithContextsPage", "A page"), errors={**ERRORS, **UNCHANGED},
+        extra_params=[
+            {"name": "name", "in": "path", "required": True, "schema": {
+                "type": "string", "anyOf": [{"pattern": NAME_PATTERN}, {"const": "-"}]}},
+            *LIST_QUERY,
+            {"name": "filter[job]", "in": "query", "style": "form", "explode": False,
+             "schema": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+            IF_NONE_MATCH])},
     "/jobs/{job}/steps/{name}": {"get": _op("Get a step", STEP, "200",
                                             _entity("PlatformJobStep", "The step"))},
     "/jobs/{job}/steps/{name}/status": {"patch": _op(

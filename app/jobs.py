@@ -6,7 +6,8 @@ import schemas
 
 from . import store
 from .errors import PreconditionFailed
-from .http import check_names, db, entity, if_match, json_body, load, principal, query_args
+from .http import (check_names, conditional, db, entity, if_match, json_body, load, principal,
+                   query_args)
 
 bp = Blueprint("jobs", __name__)
 
@@ -24,7 +25,7 @@ def create_job(workspace):
 def list_jobs(workspace):
     check_names(workspace=workspace)
     query = query_args(schemas.job_query)
-    return jsonify(schemas.job_page.dump(store.list_jobs(db(), workspace, query)))
+    return conditional(jsonify(schemas.job_page.dump(store.list_jobs(db(), workspace, query))))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>")
@@ -55,7 +56,7 @@ def rerun(workspace, name):
 @bp.get("/workspaces/<workspace>/jobs/<name>/status")
 def status_tree(workspace, name):
     check_names(workspace=workspace, name=name)
-    return jsonify(schemas.job_status.dump(store.status_tree(db(), workspace, name)))
+    return conditional(jsonify(schemas.job_status.dump(store.status_tree(db(), workspace, name))))
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<name>/status-details")

@@ -5,7 +5,8 @@ from flask import Blueprint, jsonify
 import schemas
 
 from . import store
-from .http import check_names, db, entity, if_match, json_body, load, principal, query_args
+from .http import (check_names, conditional, db, entity, if_match, json_body, load, principal,
+                   query_args)
 
 bp = Blueprint("steps", __name__)
 
@@ -14,7 +15,8 @@ bp = Blueprint("steps", __name__)
 def list_steps(workspace, name):
     check_names(workspace=workspace, **({} if name == "-" else {"name": name}))
     query = query_args(schemas.step_query)
-    return jsonify(schemas.step_page.dump(store.list_steps(db(), workspace, name, query)))
+    steps = store.list_steps(db(), workspace, name, query)
+    return conditional(jsonify(schemas.step_page.dump(steps)))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")

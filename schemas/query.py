@@ -10,8 +10,9 @@ SORTS = ["created_at", "-created_at", "updated_at", "-updated_at", "name", "-nam
 
 
 class ListQuerySchema(Schema):
-    """`filter[status]` may repeat or hold a comma-separated list (the official client
-    sends the latter); other `filter[...]` keys hold one value."""
+    """`filter[status]` (and the steps list's `filter[job]`) may repeat or hold a
+    comma-separated list (the official client sends the latter); other `filter[...]` keys
+    hold one value."""
 
     class Meta:
         unknown = EXCLUDE
@@ -31,7 +32,8 @@ class JobListQuerySchema(ListQuerySchema):
 
 class StepListQuerySchema(ListQuerySchema):
     sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTS))
-    job = fields.String(data_key="filter[job]")
+    # Several jobs at once: the dashboard counts a whole page of jobs' steps in one request.
+    job = fields.List(fields.String(), data_key="filter[job]")
 
 
 FILTERS = ("status", "project", "name", "source", "job")

@@ -1,0 +1,209 @@
+// One job: its steps in order with their tasks and each one's history, its latest log lines
+// and its results, kept live by polling the status tree with If-None-Match, and the buttons
+// that act on it.
+"use strict";
+
+(() => {
+  const {h} = ui;
+  const $ = (id) => document.getElementById(id);
+  const {workspace, name} = $("main").dataset;
+  const base = `${encodeURIComponent(workspace)}/jobs/${encodeURIComponent(name)}`;
+  const KEEP = 200;  // log lines shown
+
+  let tree = null, treeTag = null, job = null, shape = "", history = new Map();
+  let logs = fresh(), results = {tag: null, list: [], wait: 0, shown: null};
+  const open = new Set();  // keys of the <details> a reader opened, kept across redraws
+
+  function fresh() { return {cursor: "", tag: null, older: [], tail: [], wait: 0, shown: null}; }
+
+  async function tick() {
+    const answer = await ui.get(base + "/status", treeTag);
+    if (answer.status === 200) {
+      [tree, treeTag] = [answer.body, answer.etag];
+      // History and the job itself change only when some status does (or a rerun).
+      const now = [tree.status, ...tree.steps.flatMap((s) => [s.id, s.status, ...s.tasks.map((t) => t.id + t.status)])].join();
+      if (now !== shape) { shape = now; await readJob(); await readHistory(); }
+      draw();
+    } else if (answer.status !== 304) {
+      clear();
+      return answer.status === 404 ? `There is no job '${name}' in workspace '${workspace}'.` : ui.says(answer);
+    }
+    await readLogs();
+    await readResults();
+  }
+
+  async function readJob() {
+    const answer = await ui.get(base);
+    if (!answer.ok) return;
+    if (job && job.attempt_id !== answer.body.attempt_id) logs = fresh();  // a rerun: new logs
+    job = answer.body;
+  }
+
+  // One request for every entity's changes; past 1,000 of them, the latest 1,000 or so.
+  async function readHistory() {
+    let answer = await ui.get(base + "/history?page_size=1000");
+    const pages = answer.ok ? answer.body.pagination.total_pages : 0;
+    if (pages > 1) answer = await ui.get(`${base}/history?page_size=1000&page=${pages}`);
+    if (!answer.ok) return;
+    history = new Map();
+    for (const entry of answer.body.data) {
+      if (!history.has(entry.entity_id)) history.set(entry.entity_id, []);
+      history.get(entry.entity_id).push(entry);
+    }
+  }
+
+  function draw() {
+    $("job-status").replaceChildren(ui.badge(tree.status));
+    const row = (title, value) => value ? [h("dt", {}, title), h("dd", {}, value)] : null;
+    $("job").replaceChildren(h("dl", {class: "meta"},
+      row("Description", job && job.description),
+      row("Project", job && job.project),
+      row("Created", ui.time(tree.created_at)),
+      row("Updated", ui.time(tree.updated_at)),
+      row("Progress", ui.details("Job status details", tree.status_details)),
+      row("Error", ui.details("Job error details", tree.error_details, "bad"))));
+    // Redrawn whole: keep what the reader opened and where the keyboard focus was.
+    const focused = document.activeElement && document.activeElement.closest("[data-key]");
+    $("steps").replaceChildren(...tree.steps.map(step));
+    if (focused) {
+      const again = $("steps").querySelector(`[data-key="${CSS.escape(focused.dataset.key)}"] summary`);
+      if (again) again.focus();
+    }
+  }
+
+  function step(s) {
+    return h("li", {class: "step"},
+      h("div", {class: "step-head"}, h("h3", {}, s.name), ui.badge(s.status),
+        h("span", {class: "quiet"}, "updated ", ui.time(s.updated_at))),
+      ui.details(`Step ${s.name} status details`, s.status_details),
+      ui.details(`Step ${s.name} error details`, s.error_details, "bad"),
+      timeline(s.id, `History of step ${s.name}`),
+      s.tasks.length ? h("table", {class: "tasks"},
+        h("thead", {}, h("tr", {}, ["Task", "Status", "Updated", "Reported", "History"].map((c) => h("th", {scope: "col"}, c)))),
+        h("tbody", {}, s.tasks.map(task))) : h("p", {class: "quiet"}, "No tasks reported yet."));
+  }
+
+  function task(t) {
+    return h("tr", {},
+      h("th", {scope: "row"}, t.name),
+      h("td", {}, ui.badge(t.status)),
+      h("td", {}, ui.time(t.updated_at)),
+      h("td", {},
+        ui.details(`Task ${t.name} status details`, t.status_details),
+        ui.details(`Task ${t.name} error details`, t.error_details, "bad"),
+        t.error_stack ? folded(t.id + "/stack", "Error stack", h("pre", {class: "stack"}, t.error_stack)) : null),
+      h("td", {}, timeline(t.id, `History of task ${t.name}`)));
+  }
+
+  function folded(key, title, content) {
+    const node = h("details", {"data-key": key, open: open.has(key)}, h("summary", {}, title), content);
+    node.addEventListener("toggle", () => { node.open ? open.add(key) : open.delete(key); });
+    return node;
+  }
+
+  // Each status the entity went through, oldest first, with when (and who, when known).
+  function timeline(id, label) {
+    const entries = history.get(id) || [];
+    if (!entries.length) return null;
+    return h("ol", {class: "timeline", "aria-label": label}, entries.map((e) =>
+      h("li", {}, ui.badge(e.to), " ", ui.time(e.at), e.by ? h("span", {class: "quiet"}, " by ", e.by) : null)));
+  }
+
+  // Logs are read from the start of the last page seen onwards; lines already on screen
+  // come again only from that page. Not there (404, or 403 for a route this service does
+  // not have while tokens are on): said quietly, asked again now and then. The tree already
+  // told whether the token may read this workspace, so these two never lock the page.
+  async function readLogs() {
+    if (logs.wait > 0) { logs.wait--; return; }
+    for (let pages = 0; pages < 20; pages++) {
+      const cursor = logs.cursor ? "&page_cursor=" + encodeURIComponent(logs.cursor) : "";
+      const answer = await ui.call("GET", `${base}/logs?limit=1000${cursor}`, logs.tag);
+      if (answer.status === 304) break;
+      if (answer.status === 422 && logs.cursor) { logs = fresh(); continue; }  // a stale cursor
+      if (!answer.ok || !answer.body || !Array.isArray(answer.body.data)) {
+        logs = {...fresh(), wait: 5};
+        break;
+      }
+      if (answer.body.next_page) {
+        logs.older = logs.older.concat(answer.body.data).slice(-KEEP);
+        [logs.cursor, logs.tag] = [answer.body.next_page, null];
+        continue;
+      }
+      [logs.tail, logs.tag] = [answer.body.data, answer.etag];
+      break;
+    }
+    const text = logs.older.concat(logs.tail).slice(-KEEP).map((l) =>
+      `${l.timestamp} ${l.job_step}/${l.job_task} ${l.message}`).join("\n");
+    if (text === logs.shown) return;
+    logs.shown = text;
+    const pre = $("logs"), atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = text;
+    pre.hidden = !text;
+    $("no-logs").hidden = Boolean(text);
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+
+  async function readResults() {
+    if (results.wait > 0) { results.wait--; return; }
+    const answer = await ui.call("GET", base + "/results", results.tag);
+    if (answer.status === 304) return;
+    const ok = answer.ok && answer.body && Array.isArray(answer.body.data);
+    [results.list, results.tag, results.wait] = ok ? [answer.body.data, answer.etag, 1] : [[], null, 5];
+    const key = JSON.stringify(results.list);
+    if (key === results.shown) return;
+    results.shown = key;
+    $("results").replaceChildren(...results.list.map((r) => h("li", {},
+      h("strong", {}, String(r.name)), " ", h("code", {}, String(r.artifact_url || "")), " ",
+      download(r), " ", h("span", {class: "quiet"}, ui.time(r.created_at)))));
+    $("results").hidden = !results.list.length;
+    $("no-results").hidden = Boolean(results.list.length);
+  }
+
+  // Only this service's own download path becomes a link. With a token the link fetches
+  // with it, since a plain link cannot carry an Authorization header.
+  function download(result) {
+    let url;
+    try { url = new URL(String(result.download_url), location.href); } catch (e) { return null; }
+    if (url.origin !== location.origin || !url.pathname.startsWith("/apis/")) return null;
+    const link = h("a", {href: url.pathname + url.search, download: String(result.name)}, "Download");
+    link.addEventListener("click", async (event) => {
+      if (!ui.token()) return;
+      event.preventDefault();
+      const response = await fetch(link.href, {headers: {Authorization: "Bearer " + ui.token()}});
+      if (!response.ok) { say(`Download failed: the service answered ${response.status}.`); return; }
+      const blob = URL.createObjectURL(await response.blob());
+      const save = h("a", {href: blob, download: String(result.name)});
+      save.click();
+      setTimeout(() => URL.revokeObjectURL(blob), 10000);
+    });
+    return link;
+  }
+
+  function say(text) {
+    $("action-said").textContent = text;
+    $("action-said").hidden = !text;
+  }
+
+  const VERBS = {cancel: "Cancel", pause: "Pause", resume: "Resume", rerun: "Rerun"};
+  for (const button of document.querySelectorAll("[data-action]")) {
+    button.addEventListener("click", async () => {
+      const action = button.dataset.action;
+      const extra = action === "rerun" ? " A new attempt starts with fresh steps." : "";
+      if (!confirm(`${VERBS[action]} job '${name}'?${extra}`)) return;
+      say("");
+      const answer = await ui.call("POST", `${base}/${action}`);
+      say(answer.ok ? `${VERBS[action]}: the job is now ${answer.body.status}.` : ui.says(answer));
+      ui.refresh();
+    });
+  }
+
+  function clear() {
+    [tree, treeTag, job, shape, history] = [null, null, null, "", new Map()];
+    [logs, results] = [fresh(), {tag: null, list: [], wait: 0, shown: null}];
+    for (const id of ["job-status", "job", "steps", "logs", "results"]) $(id).replaceChildren();
+    $("logs").hidden = $("results").hidden = true;
+    $("no-logs").hidden = $("no-results").hidden = false;
+  }
+
+  ui.start({tick, clear});
+})();

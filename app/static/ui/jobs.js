@@ -1,0 +1,71 @@
+// The jobs list: one page of a workspace's jobs, newest first, each with its steps counted
+// by status. Both reads are conditional, so a list that did not change costs two 304s.
+"use strict";
+
+(() => {
+  const {h} = ui;
+  const main = document.getElementById("main");
+  const {workspace, statuses, page, pageSize} = main.dataset;
+  const base = encodeURIComponent(workspace) + "/jobs";
+  const rows = document.querySelector("#jobs tbody");
+  let jobs = null, jobsTag = null, steps = [], stepsTag = null, shown = "";
+
+  async function tick() {
+    const filter = statuses ? "&filter[status]=" + encodeURIComponent(statuses) : "";
+    const answer = await ui.get(`${base}?page=${page}&page_size=${pageSize}${filter}`, jobsTag);
+    if (answer.status === 200) [jobs, jobsTag] = [answer.body, answer.etag];
+    else if (answer.status !== 304) { clear(); return ui.says(answer); }
+    await countSteps(jobs.data.map((job) => job.name));
+    render();
+  }
+
+  // Every step of the page's jobs in one request (rarely more: 1,000 a page).
+  async function countSteps(names) {
+    if (!names.length) { steps = []; return; }
+    const query = "-/steps?page_size=1000&filter[job]=" + names.map(encodeURIComponent).join(",");
+    const first = await ui.get(`${base}/${query}`, stepsTag);
+    if (first.status === 304) return;
+    if (!first.ok) { steps = []; return; }
+    stepsTag = first.etag;
+    steps = first.body.data;
+    for (let n = 2; n <= first.body.pagination.total_pages && n <= 20; n++) {
+      const more = await ui.get(`${base}/${query}&page=${n}`);
+      if (!more.ok) break;
+      steps = steps.concat(more.body.data);
+      stepsTag = null;  // a later page may change while the first does not
+    }
+  }
+
+  function counted(name) {
+    const count = {};
+    for (const step of steps) if (step.job === name) count[step.status] = (count[step.status] || 0) + 1;
+    return ui.STATUSES.filter((s) => count[s]).map((s) => `${count[s]} ${s}`).join(" · ") || "—";
+  }
+
+  function render() {
+    const key = JSON.stringify([jobs, steps]);
+    if (key === shown) return;
+    shown = key;
+    rows.replaceChildren(...jobs.data.map((job) => h("tr", {},
+      h("th", {scope: "row"}, h("a", {href: `/ui/workspaces/${encodeURIComponent(workspace)}/jobs/${encodeURIComponent(job.name)}`}, job.name),
+        job.description ? h("div", {class: "quiet"}, job.description) : null),
+      h("td", {}, ui.badge(job.status)),
+      h("td", {}, counted(job.name)),
+      h("td", {}, ui.time(job.updated_at)))));
+    const {total_pages: pages, total_results: total} = jobs.pagination;
+    document.getElementById("empty").hidden = total > 0;
+    document.getElementById("page-of").textContent =
+      total ? `Page ${page} of ${pages} · ${total} job${total === 1 ? "" : "s"}` : "";
+    document.getElementById("newer").hidden = Number(page) <= 1;
+    document.getElementById("older").hidden = Number(page) >= pages;
+  }
+
+  function clear() {
+    rows.replaceChildren();
+    [jobs, jobsTag, steps, stepsTag, shown] = [null, null, [], null, ""];
+    document.getElementById("page-of").textContent = "";
+    document.getElementById("empty").hidden = true;
+  }
+
+  ui.start({tick, clear});
+})();
