@@ -58,7 +58,11 @@ def on_starting(server):
     from app.db import check_at_start, describe, migrate
     from app.faults import classify
 
-    settings = config.from_environment()
+    try:
+        settings = config.from_environment()
+    except ValueError as exc:
+        server.log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None
     if settings["JOBS_AUTH_TOKENS"]:
         try:
             load_grants(settings["JOBS_AUTH_TOKENS"])

@@ -18,7 +18,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     # Connections open lazily, per thread and per process: nothing is opened here.
     app.extensions["jobs_db"] = open_pool(app.config["JOBS_DB"], app.config["JOBS_DB_POOL_SIZE"],
-                                          app.config["JOBS_DB_TIMEOUT_MS"])
+                                          app.config["JOBS_DB_TIMEOUT_MS"],
+                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
     app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 

@@ -9,6 +9,13 @@ DEFAULT_DB_POOL_SIZE = 2
 DEFAULT_DB_TIMEOUT_MS = 10_000
 
 
+def _choice(name: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(name, allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
+
+
 def from_environment() -> dict:
     return {
         "JOBS_DB": os.environ.get("JOBS_DB", DEFAULT_DB),
@@ -21,4 +28,7 @@ def from_environment() -> dict:
         # The longest a statement may wait on a lock (SQLite's busy timeout; PostgreSQL's
         # lock_timeout and statement_timeout) before the request gets a 503.
         "JOBS_DB_TIMEOUT_MS": int(os.environ.get("JOBS_DB_TIMEOUT_MS", DEFAULT_DB_TIMEOUT_MS)),
+        # SQLite only: `full` (default) fsyncs every commit; `normal` trades the last writes
+        # before a power loss (never before a process crash) for speed.
+        "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", ("full", "normal")),
     }

@@ -89,3 +89,35 @@ def test_a_failed_commit_leaves_no_transaction_open(tmp_path):
     with db.transaction():  # the next transaction starts normally
         db.execute("INSERT INTO parent VALUES (1)")
     assert db.execute("SELECT count(*) FROM parent").fetchone() == (1,)
+
+
+def test_wal_is_capped_once_it_wraps(tmp_path):
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    assert connect(path).execute("PRAGMA journal_size_limit").fetchone()[0] == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize("setting,expected", [("full", 2), ("normal", 1), ("NORMAL", 1)])
+def test_sqlite_synchronous_setting(tmp_path, monkeypatch, setting, expected):
+    monkeypatch.setenv("JOBS_SQLITE_SYNCHRONOUS", setting)
+    app = create_app({"JOBS_DB": str(tmp_path / "x.db")})
+    with app.app_context():
+        from app.http import db
+        assert db().execute("PRAGMA synchronous").fetchone()[0] == expected
+
+
+@pytest.mark.slow
+def test_a_bad_synchronous_setting_stops_gunicorn_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .server import ROOT, free_port
+
+    env = {**os.environ, "JOBS_DB": str(tmp_path / "x.db"), "JOBS_SQLITE_SYNCHRONOUS": "off",
+           "GUNICORN_BIND": f"127.0.0.1:{free_port()}"}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "cannot start: JOBS_SQLITE_SYNCHRONOUS='off': must be one of full, normal" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -13,11 +13,12 @@ def is_postgres(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_pool(target: str, pool_size: int = 2, timeout_ms: int = 10_000):
+def open_pool(target: str, pool_size: int = 2, timeout_ms: int = 10_000,
+              sqlite_synchronous: str = "full"):
     """A pool that opens nothing until first used, so it is safe to make before a fork."""
     if is_postgres(target):
         return postgres.ConnectionPool(target, pool_size, timeout_ms)
-    return sqlite.ConnectionPool(target, timeout_ms)
+    return sqlite.ConnectionPool(target, timeout_ms, sqlite_synchronous)
 
 
 def connect(target: str):

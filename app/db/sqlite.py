@@ -24,6 +24,8 @@ BUSY_TIMEOUT_MS = 10_000
 # SQLite's own busy timeout: readers in WAL mode never wait on writers, and a writer retries
 # in short tries (Database._begin_immediate) up to BUSY_TIMEOUT_MS or JOBS_DB_TIMEOUT_MS.
 TRY_LOCK_MS = 50
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 # How much space must come free before a full disk counts as usable again (a write of one
 # task takes a few pages); a write that succeeds ends the fault sooner.
 FREED_ENOUGH = 64 * 1024
@@ -58,11 +60,18 @@ class Database(sqlite_utils.Database):
     dialect = SQLite
     IntegrityError = sqlite3.IntegrityError
 
-    def __init__(self, path: str, timeout_ms: int = BUSY_TIMEOUT_MS):
+    def __init__(self, path: str, timeout_ms: int = BUSY_TIMEOUT_MS,
+                 synchronous: str = "full"):
         conn = sqlite3.connect(path, timeout=TRY_LOCK_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {TRY_LOCK_MS}")
-        conn.execute("PRAGMA synchronous = FULL")
+        # FULL: every commit waits for the WAL's fsync, so an acknowledged write survives a
+        # power loss. NORMAL (JOBS_SQLITE_SYNCHRONOUS=normal) fsyncs at checkpoints only: it
+        # survives a killed process, not a power loss.
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[synchronous]}")
+        # A WAL that a long reader let grow is cut back to this once it wraps; below it, the
+        # file keeps its size, so a commit's fsync does not have to grow it.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
         super().__init__(conn, execute_plugins=False)
         self.target, self.timeout_ms = path, int(timeout_ms)
@@ -151,9 +160,9 @@ class Database(sqlite_utils.Database):
                 self.conn.execute("ROLLBACK")
 
 
-def connect(path: str, timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+def connect(path: str, timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: str = "full") -> Database:
     """Open a connection with the durability and locking settings every user needs."""
-    return Database(path, timeout_ms)
+    return Database(path, timeout_ms, synchronous)
 
 
 def _enable_wal(db: sqlite_utils.Database) -> None:
@@ -262,8 +271,8 @@ def _is_current(db: Database) -> bool:
 class ConnectionPool:
     """Hands each thread of each process its own connection to one database file."""
 
-    def __init__(self, path: str, timeout_ms: int = BUSY_TIMEOUT_MS):
-        self.path, self.timeout_ms = path, timeout_ms
+    def __init__(self, path: str, timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: str = "full"):
+        self.path, self.timeout_ms, self.synchronous = path, timeout_ms, synchronous
         self._local = threading.local()
         self._checked_pid: int | None = None
         self._lock = threading.Lock()
@@ -273,7 +282,7 @@ class ConnectionPool:
         db = getattr(self._local, "db", None)
         if db is not None and self._local.pid == pid:
             return db
-        db = connect(self.path, self.timeout_ms)
+        db = connect(self.path, self.timeout_ms, self.synchronous)
         self._ensure_schema(pid, db)
         self._local.db, self._local.pid = db, pid
         return db
