@@ -51,19 +51,23 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
-    """Check the tokens file and apply migrations once, in the master, before any worker
-    serves: a bad tokens file stops the whole server here, with its reason."""
+    """Check the tokens and execution profiles files and apply migrations once, in the
+    master, before any worker serves: a bad file stops the whole server here, with its
+    reason."""
     from app import config
     from app.auth import AuthConfigError, load_grants
     from app.db import migrate
+    from app.profiles import ProfilesConfigError, load_profiles
 
     settings = config.from_environment()
-    if settings["JOBS_AUTH_TOKENS"]:
-        try:
+    try:
+        if settings["JOBS_AUTH_TOKENS"]:
             load_grants(settings["JOBS_AUTH_TOKENS"])
-        except AuthConfigError as exc:
-            server.log.error("cannot start: %s", exc)
-            raise SystemExit(1) from None
+        if settings["JOBS_EXECUTION_PROFILES"]:
+            load_profiles(settings["JOBS_EXECUTION_PROFILES"])
+    except (AuthConfigError, ProfilesConfigError) as exc:
+        server.log.error("cannot start: %s", exc)
+        raise SystemExit(1) from None
 
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -20,9 +20,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["jobs_db"] = ConnectionPool(app.config["JOBS_DB"])
     errors.init_app(app)
 
-    from . import auth, cli, docs, health, jobs, metrics, observability, steps, tasks
+    from . import (auth, cli, docs, health, jobs, logs, metrics, observability, profiles,
+                   results, steps, tasks)
 
-    for blueprint in (jobs.bp, steps.bp, tasks.bp):
+    profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
+    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
@@ -30,4 +32,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)  # after observability: refusals are logged and counted too
     docs.init_app(app)
     cli.init_app(app)
+    logs.init_app(app)
     return app

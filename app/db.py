@@ -8,6 +8,7 @@ apply them exactly once; the others wait on the busy timeout and find nothing to
 
 import fcntl
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -102,6 +103,44 @@ def m004_history(db: sqlite_utils.Database) -> None:
     db["history"].create_index(["job_id", "seq"])
 
 
+@migrations()
+def m005_results_and_logs(db: sqlite_utils.Database) -> None:
+    # Plain DDL that PostgreSQL runs as it is: JSON as TEXT, timestamps as TEXT in
+    # rows.now()'s format (fixed width, so text order is time order).
+    db.execute("""CREATE TABLE results (
+        seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, workspace TEXT NOT NULL,
+        project TEXT NOT NULL, name TEXT NOT NULL, artifact_storage_type TEXT NOT NULL,
+        artifact_url TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT,
+        updated_at TEXT NOT NULL, updated_by TEXT)""")
+    db.execute("CREATE UNIQUE INDEX idx_results_job_id_name ON results (job_id, name)")
+    db.execute("CREATE INDEX idx_results_job_id_created_at ON results (job_id, created_at)")
+    db.execute("CREATE INDEX idx_results_job_id_updated_at ON results (job_id, updated_at)")
+
+    # `attempt` is the attempt's number (1, 2 after one rerun, ...), as readers ask for it.
+    db.execute("""CREATE TABLE logs (
+        seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+        job_step TEXT NOT NULL, job_task TEXT NOT NULL, message TEXT NOT NULL,
+        timestamp TEXT NOT NULL, received_at TEXT NOT NULL)""")
+    # A page is a range of one of these, already in (timestamp, seq) order: a job's lines,
+    # one step's, or one task's. received_at serves retention.
+    db.execute("CREATE INDEX idx_logs_job ON logs (job_id, attempt, timestamp, seq)")
+    db.execute("CREATE INDEX idx_logs_step ON logs (job_id, attempt, job_step, timestamp, seq)")
+    db.execute("CREATE INDEX idx_logs_task ON logs (job_id, attempt, job_task, timestamp, seq)")
+    db.execute("CREATE INDEX idx_logs_received_at ON logs (received_at)")
+
+    # Keys the service makes for itself, one per database: every host sharing the
+    # database signs and checks log cursors with the same key.
+    db.execute("""CREATE TABLE service_keys (
+        seq INTEGER PRIMARY KEY, name TEXT NOT NULL, value TEXT NOT NULL)""")
+    db.execute("CREATE UNIQUE INDEX idx_service_keys_name ON service_keys (name)")
+    db.execute("INSERT INTO service_keys (name, value) VALUES (?, ?)",
+               ("log-cursor", secrets.token_hex(32)))
+
+    # Lists sorted by source (ascending and descending, ties in creation order).
+    db.execute("CREATE INDEX idx_jobs_workspace_source ON jobs (workspace, source)")
+    db.execute("CREATE INDEX idx_jobs_workspace_source_desc ON jobs (workspace, source DESC)")
+
+
 class Database(sqlite_utils.Database):
     """sqlite-utils' Database, plus the writer lock file that every writer shares.
 
@@ -118,6 +157,7 @@ class Database(sqlite_utils.Database):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as PostgreSQL's: case matters
         super().__init__(conn, execute_plugins=False)
         # Callbacks for what a transaction announces once it has committed.
         self.after_commit: list = []

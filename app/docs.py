@@ -2,10 +2,13 @@
 
 The document is generated from the marshmallow schemas with apispec's marshmallow plugin
 (the schemas already describe every body, so nothing is written twice), using the seed's
-component names. The operations are listed once below; a test checks that every route under
-/apis is listed. Swagger UI's files come from the installed `swagger_ui_bundle` package.
+component names. The first endpoints' operations are listed once below; newer views route
+and describe themselves in one place with `documented` (results, logs, execution profiles).
+A test checks that every route under /apis is described. Swagger UI's files come from the
+installed `swagger_ui_bundle` package.
 """
 
+import re
 from functools import cache
 
 from apispec import APISpec
@@ -66,6 +69,8 @@ def _name(param: str) -> dict:
 def _json(schema: str, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
+
+json_answer = _json  # for the views that describe themselves
 
 ERRORS = {
     "404": _json("ErrorDetail", "No such workspace, job, step or task"),
@@ -165,8 +170,41 @@ OPERATIONS = {
 }
 
 
+# What `documented` and `components` collect from the view modules that use them.
+_DOCUMENTED: dict[str, dict[str, dict]] = {}
+_COMPONENTS: dict[str, object] = {}
+_ANSWERS: set[str] = set()
+
+
+def components(schemas: dict, answers: bool = False) -> None:
+    """Name schemas as components of the document; `answers` always carry every field."""
+    _COMPONENTS.update(schemas)
+    if answers:
+        _ANSWERS.update(schemas)
+
+
+def documented(blueprint, method: str, rule: str, summary: str, ok: tuple, body: str | None = None,
+               errors: dict | None = None, query=(), headers=()):
+    """Route `rule` on `blueprint` and describe the operation for /openapi.json, in one place.
+
+    `ok` is (status, response object); path parameters are read off the rule and carry the
+    name pattern; `body` names the request body's component."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/apis/jobs/v2" + rule)
+    operation = {"summary": summary,
+                 "parameters": [_name(p) for p in re.findall(r"{(\w+)}", path)]
+                 + list(query) + list(headers),
+                 "responses": {ok[0]: ok[1], **(ERRORS if errors is None else errors)}}
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref(body)}}}
+    _DOCUMENTED.setdefault(path, {})[method] = operation
+    return getattr(blueprint, method)(rule)
+
+
 @cache
 def document() -> dict:
+    from . import logs, profiles, results  # noqa: F401  (they describe their own operations)
+
     plugin = MarshmallowPlugin()
     spec = APISpec(title="Jobs v2 status service", version="0.1.0", openapi_version="3.1.0",
                    plugins=[plugin])
@@ -177,12 +215,17 @@ def document() -> dict:
         "description": "Enumeration of possible job statuses."})
     spec.components.schema("ErrorDetail", {"type": "object", "required": ["detail"],
                                            "properties": {"detail": {"type": "string"}}})
-    for name, schema in COMPONENTS.items():
-        spec.components.schema(name, schema=schema)
+    for name, schema in {**COMPONENTS, **_COMPONENTS}.items():
+        if isinstance(schema, dict):
+            spec.components.schema(name, schema)
+        else:
+            spec.components.schema(name, schema=schema)
     for path, operations in OPERATIONS.items():
         spec.path(path=PREFIX + path, operations=operations)
+    for path, operations in _DOCUMENTED.items():
+        spec.path(path=path, operations=operations)
     document = _status_refs_only(spec.to_dict())
-    for name in ANSWERS:
+    for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])
     return document

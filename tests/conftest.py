@@ -4,6 +4,13 @@ from app import create_app
 from app.db import migrate
 
 API = "/apis/jobs/v2/workspaces"
+# Every step carries an executor (upstream requires one); a provider is all it needs here.
+EXECUTOR = {"provider": "cpu", "container": {"image": "python:3.11"}}
+
+
+def platform_spec(*steps: str) -> dict:
+    """A job's platform_spec with one step, on EXECUTOR, per name."""
+    return {"steps": [{"name": s, "executor": EXECUTOR} for s in steps]}
 
 
 @pytest.fixture
@@ -32,7 +39,7 @@ class Api:
         return "/".join([API, self.ws, "jobs", *parts])
 
     def create_job(self, name="j1", steps=("train",), **extra):
-        body = {"name": name, "platform_spec": {"steps": [{"name": s} for s in steps]}, **extra}
+        body = {"name": name, "platform_spec": platform_spec(*steps), **extra}
         response = self.client.post(self.url(), json=body)
         assert response.status_code == 201, response.json
         return response.json

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from .conftest import platform_spec
 from .server import running
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,7 @@ TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
 def server(tmp_path):
     with running(tmp_path / "race.db", tmp_path / "gunicorn.log", workers=4) as server:
         created = requests.post(server.url + "/apis/jobs/v2/workspaces/ws/jobs", timeout=10,
-                                json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+                                json={"name": "j1", "platform_spec": platform_spec("train")})
         assert created.status_code == 201
         assert requests.put(server.url + TASK, json={"status": "active"}, timeout=10).ok
         yield server

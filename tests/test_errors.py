@@ -4,6 +4,8 @@ import pytest
 
 from app import create_app
 
+from .conftest import platform_spec
+
 TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
 ENDPOINTS = [
     ("post", "/apis/jobs/v2/workspaces/{ws}/jobs"),
@@ -94,7 +96,7 @@ def test_body_over_the_limit_is_413(db_path):
     app = create_app({"JOBS_DB": str(db_path), "JOBS_MAX_BODY_BYTES": 1000})
     client = app.test_client()
     client.post("/apis/jobs/v2/workspaces/ws/jobs",
-                json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+                json={"name": "j1", "platform_spec": platform_spec("train")})
     response = client.put(TASK, json={"status_details": {"blob": "x" * 2000}})
     assert_json_error(response, 413)
     assert client.get(TASK).status_code == 404

@@ -8,8 +8,11 @@ gives the same verdict on every run.
 One check is refined rather than taken as is: schemathesis expects every schema-valid
 request to be accepted, but this service refuses valid requests for reasons no schema can
 state: the entity's current status (a 422 `invalid_transition`), a stale `If-Match` (412),
-repeated step names in one job, or nesting deeper than JOBS_MAX_JSON_DEPTH. Those are the
-only refusals of schema-valid data allowed; anything else fails the test.
+repeated step names in one job, nesting deeper than JOBS_MAX_JSON_DEPTH, a log line for a step
+the job does not have (`unknown_step`), an artifact URL in another workspace than the path's
+(`artifact_outside_workspace`), or a page cursor the service did not issue (`invalid_cursor`:
+cursors are opaque and signed). Those are the only refusals of schema-valid data allowed;
+anything else fails the test.
 """
 
 import tempfile
@@ -25,8 +28,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: 
 from app import create_app  # noqa: E402
 from app.db import migrate  # noqa: E402
 
+from .conftest import platform_spec  # noqa: E402
+
 EXAMPLES = 50
-STATEFUL_REFUSALS = {"invalid_transition", "json_too_deep"}
+STATEFUL_REFUSALS = {"invalid_transition", "json_too_deep", "unknown_step",
+                     "artifact_outside_workspace", "invalid_cursor"}
 
 
 def _app():
@@ -37,7 +43,7 @@ def _app():
     client = app.test_client()
     # Something for the generated names to find now and then.
     client.post("/apis/jobs/v2/workspaces/aa/jobs",
-                json={"name": "aa", "platform_spec": {"steps": [{"name": "aa"}]}})
+                json={"name": "aa", "platform_spec": platform_spec("aa")})
     client.put("/apis/jobs/v2/workspaces/aa/jobs/aa/steps/aa/tasks/aa", json={})
     return app
 
