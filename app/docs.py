@@ -23,7 +23,7 @@ from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSch
                          ListedStepSchema, PaginationSchema, PlatformSpecSchema,
                          StepPageSchema, StepSchema, StepSpecSchema, StepStatusSchema,
                          StepStatusUpdateSchema, TaskStatusSchema)
-from schemas.query import MAX_PAGE, SORTS
+from schemas.query import JOB_SORTS, LIKE_PATTERN, MAX_CHOICES, MAX_PAGE, SORTS
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 from statemachine import Status
 
@@ -87,13 +87,34 @@ PAGING = [
     {"name": "page_size", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}},
 ]
-LIST_QUERY = PAGING + [
-    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": SORTS}},
-    {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
-     "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
-    *({"name": f"filter[{key}]", "in": "query", "schema": {"type": "string"}}
-      for key in ("project", "name", "source")),
-]
+def _list_query(sorts: list[str]) -> list[dict]:
+    """A list's query parameters: paging, sort, plain filters and upstream's operator forms."""
+    text, choices = {"type": "string"}, {
+        "type": "array", "minItems": 1, "maxItems": MAX_CHOICES, "items": {"type": "string"}}
+    operators = [
+        *({"name": f"filter[{field}][${op}]", "in": "query", "schema": text}
+          for field in ("name", "source") for op in ("eq",)),
+        *({"name": f"filter[{field}][${op}]", "in": "query", "style": "form", "explode": False,
+           "schema": choices} for field in ("name", "source") for op in ("in", "nin")),
+        *({"name": f"filter[{field}][$like]", "in": "query",
+           "schema": {"type": "string", "pattern": LIKE_PATTERN},
+           "description": "SQL LIKE, case-sensitive: % any run, _ one character, \\ escapes"}
+          for field in ("name", "source")),
+        *({"name": f"filter[{field}][${op}]", "in": "query",
+           "schema": {"type": "string", "format": "date-time"}}
+          for field in ("created_at", "updated_at") for op in ("gte", "lte")),
+    ]
+    return PAGING + [
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts}},
+        {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
+         "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
+        *({"name": f"filter[{key}]", "in": "query", "schema": text}
+          for key in ("project", "name", "source", "workspace")),
+        *operators,
+    ]
+
+
+LIST_QUERY = _list_query(SORTS)
 BODY_ERRORS = {**ERRORS, **PRECONDITION}
 
 
@@ -119,7 +140,7 @@ OPERATIONS = {
         "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
                     "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
         "get": _op("List jobs", ("workspace",), "200", _json("PlatformJobResponsesPage", "A page"),
-                   extra_params=LIST_QUERY),
+                   extra_params=_list_query(JOB_SORTS)),
     },
     "/jobs/{name}": {
         "get": _op("Get a job", JOB, "200", _entity("PlatformJobResponse", "The job")),

@@ -13,8 +13,9 @@ JOB_SORTS = [*SORTS, "source", "-source"]
 MAX_CHOICES = 100  # values in one $in / $nin
 
 # A LIKE pattern: `%` and `_` are wildcards, `\` escapes the next `%`, `_` or `\`.
-_LIKE = re.compile(r"(?:[^\\]|\\[%_\\])*\Z", re.S)
-_like = validate.Regexp(_LIKE, error="A '\\' must be followed by '%', '_' or '\\'.")
+LIKE_PATTERN = r"^(?:[^\\]|\\[%_\\])*$"
+_like = validate.Regexp(re.compile(LIKE_PATTERN[:-1] + r"\Z", re.S),
+                        error="A '\\' must be followed by '%', '_' or '\\'.")
 _choices = validate.Length(min=1, max=MAX_CHOICES)
 
 
