@@ -78,7 +78,8 @@ def check_executors(platform_spec: dict) -> None:
 @documented(bp, "get", "/execution-profiles", "The configured execution profiles",
             ok=("200", {"description": "Every configured profile; [] when none are",
                         "content": {"application/json": {"schema": {
-                            "type": "array", "items": {"$ref": "#/components/schemas/ExecutionProfile"}}}}}),
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/ExecutionProfile"}}}}}),
             errors={})
 def list_profiles():
     return jsonify([_dump(p) for p in configured() or []])

@@ -41,7 +41,8 @@ def parse_artifact_url(url: str) -> tuple[str, str, list[str]]:
         else
         "the workspace or fileset breaks the name pattern, or a path segment uses a character "
         "other than letters, digits and '._+=@,~-'")
-    raise ValueError(f"artifact_url must be fileset://{{workspace}}/{{fileset}}/{{path}}: {reason}.")
+    raise ValueError(
+        f"artifact_url must be fileset://{{workspace}}/{{fileset}}/{{path}}: {reason}.")
 
 
 class ArtifactUrl(fields.String):

@@ -149,9 +149,11 @@ def cases():
     for method, url in [("DELETE", f"{W}/jobs/j1/steps/train/tasks/t0"), ("POST", f"{W}/jobs/j1"),
                         ("PUT", f"{W}/jobs/j1"), ("PATCH", f"{W}/jobs"), ("GET", f"{W}/jobs/j1/cancel"),
                         ("PUT", f"{W}/jobs/j1/steps/train/status"), ("TRACE", f"{W}/jobs"),
-                        ("DELETE", f"{W}/jobs/j1/results/r1"), ("PUT", f"{W}/jobs/j1/results/r1"),
-                        ("POST", f"{W}/jobs/j1/results/r1/download"), ("DELETE", f"{W}/jobs/j1/logs"),
-                        ("PUT", f"{W}/jobs/j1/logs"), ("POST", f"{W}/jobs/j1/results"),
+                        ("DELETE", f"{W}/jobs/j1/results/r1"),
+                        ("PUT", f"{W}/jobs/j1/results/r1"),
+                        ("POST", f"{W}/jobs/j1/results/r1/download"),
+                        ("DELETE", f"{W}/jobs/j1/logs"), ("PUT", f"{W}/jobs/j1/logs"),
+                        ("POST", f"{W}/jobs/j1/results"),
                         ("POST", "/apis/jobs/v2/execution-profiles")]:
         yield pytest.param(method, url, None, None, None, (405,), id=f"method-{method}-{url[len(W):]}")
     for url in ("/", "/apis", f"{W}", f"{W}/jobs/j1/steps/train/tasks/t0/x", "/admin",

@@ -101,8 +101,8 @@ def test_jobs_create_get_and_list(nemo):
         "list-a", "list-b", "list-c"]
     assert names("--filter.workspace", "elsewhere") == []
     created_at = nemo.json("jobs", "get", "list-b")["created_at"]
-    assert names("--filter", json.dumps({"created_at": {"gte": created_at, "lte": created_at}})) == [
-        "list-b"]
+    same_moment = {"created_at": {"gte": created_at, "lte": created_at}}
+    assert names("--filter", json.dumps(same_moment)) == ["list-b"]
     assert names("--filter", json.dumps({"name": {"$in": ["list-a", "list-c"]}}),
                  "--sort", "created_at") == ["list-a", "list-c"]
     assert names("--filter.source", "mid") == ["list-c"]

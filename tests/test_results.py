@@ -68,7 +68,8 @@ def test_create_get_list_and_download(api, job):
 def test_list_sorts_newest_first_by_default(api, job):
     for name in ("r1", "r2", "r3"):
         assert create(api, name, f"fileset://ws/j1/{name}").status_code == 201
-    names = lambda q="": [r["name"] for r in api.client.get(api.url("j1", "results") + q).json["data"]]
+    url = api.url("j1", "results")
+    names = lambda q="": [r["name"] for r in api.client.get(url + q).json["data"]]
     assert names() == ["r3", "r2", "r1"]
     assert names("?sort=created_at") == ["r1", "r2", "r3"]
     assert names("?sort=-updated_at") == ["r3", "r2", "r1"]
