@@ -116,16 +116,17 @@ def m005_results_and_logs(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_results_job_id_created_at ON results (job_id, created_at)")
     db.execute("CREATE INDEX idx_results_job_id_updated_at ON results (job_id, updated_at)")
 
-    # `attempt` is the attempt's number (1, 2 after one rerun, ...), as readers ask for it.
+    # `attempt` is the attempt's number (1, 2 after one rerun, ...), as readers ask for it;
+    # `at` is the line's own timestamp (a column named `timestamp` would be a keyword).
     db.execute("""CREATE TABLE logs (
         seq INTEGER PRIMARY KEY, job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
         job_step TEXT NOT NULL, job_task TEXT NOT NULL, message TEXT NOT NULL,
-        timestamp TEXT NOT NULL, received_at TEXT NOT NULL)""")
-    # A page is a range of one of these, already in (timestamp, seq) order: a job's lines,
-    # one step's, or one task's. received_at serves retention.
-    db.execute("CREATE INDEX idx_logs_job ON logs (job_id, attempt, timestamp, seq)")
-    db.execute("CREATE INDEX idx_logs_step ON logs (job_id, attempt, job_step, timestamp, seq)")
-    db.execute("CREATE INDEX idx_logs_task ON logs (job_id, attempt, job_task, timestamp, seq)")
+        at TEXT NOT NULL, received_at TEXT NOT NULL)""")
+    # A page is a range of one of these, already in (at, seq) order: a job's lines, one
+    # step's, or one task's. received_at serves retention.
+    db.execute("CREATE INDEX idx_logs_job ON logs (job_id, attempt, at, seq)")
+    db.execute("CREATE INDEX idx_logs_step ON logs (job_id, attempt, job_step, at, seq)")
+    db.execute("CREATE INDEX idx_logs_task ON logs (job_id, attempt, job_task, at, seq)")
     db.execute("CREATE INDEX idx_logs_received_at ON logs (received_at)")
 
     # Keys the service makes for itself, one per database: every host sharing the

@@ -1,7 +1,7 @@
 """Log lines of a job's tasks: appended by workers, read in pages by people and tools.
 
-A page is a range of an index in (timestamp, seq) order, so page 1,000 costs what page 1
-does. Where a page ends is handed out as an opaque cursor signed with the database's own
+A page is a range of an index in (at, seq) order (`at` holds the line's timestamp), so
+page 1,000 costs what page 1 does. Where a page ends is handed out as an opaque cursor signed with the database's own
 key (HMAC-SHA256): a cursor names the job, attempt and filters it was made for, and one
 that was altered, forged, or made for another job or other filters is refused.
 """
@@ -64,7 +64,7 @@ def append_logs(db: sqlite_utils.Database, workspace: str, job: str, lines: list
         attempt = attempt_number(db, found)
         for line in lines:
             db.execute(
-                """INSERT INTO logs (job_id, attempt, job_step, job_task, message, timestamp,
+                """INSERT INTO logs (job_id, attempt, job_step, job_task, message, at,
                        received_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
                 (found["id"], attempt, line["job_step"], line["job_task"], line["message"],
                  line.get("timestamp") or received, received))
@@ -148,13 +148,13 @@ def page_sql(condition: str, backwards: bool, from_cursor: bool) -> str:
     """One page (LIMIT ? rows) after a position, or before it going backwards: a range of
     one of the logs indexes, read in its own order."""
     if backwards:
-        return (f"{_LINE} WHERE {condition} AND (timestamp, seq) < (?, ?) "
-                "ORDER BY timestamp DESC, seq DESC LIMIT ?")
-    after = " AND (timestamp, seq) > (?, ?)" if from_cursor else ""
-    return f"{_LINE} WHERE {condition}{after} ORDER BY timestamp, seq LIMIT ?"
+        return (f"{_LINE} WHERE {condition} AND (at, seq) < (?, ?) "
+                "ORDER BY at DESC, seq DESC LIMIT ?")
+    after = " AND (at, seq) > (?, ?)" if from_cursor else ""
+    return f"{_LINE} WHERE {condition}{after} ORDER BY at, seq LIMIT ?"
 
 
-_LINE = "SELECT timestamp, seq, job_step, job_task, message FROM logs"
+_LINE = "SELECT at, seq, job_step, job_task, message FROM logs"
 
 
 def read_logs(db: sqlite_utils.Database, workspace: str, job: str, query: dict, key: bytes,
@@ -184,15 +184,15 @@ def read_logs(db: sqlite_utils.Database, workspace: str, job: str, query: dict, 
         more_before, rows = len(rows) > limit, rows[:limit][::-1]
     else:
         more_after, rows = len(rows) > limit, rows[:limit]
-    first = (rows[0]["timestamp"], rows[0]["seq"]) if rows else bound
-    last = (rows[-1]["timestamp"], rows[-1]["seq"]) if rows else bound
+    first = (rows[0]["at"], rows[0]["seq"]) if rows else bound
+    last = (rows[-1]["at"], rows[-1]["seq"]) if rows else bound
     if backwards:
         more_after = last is not None and _exists(db, condition, params, ">", last)
     else:
         more_before = first is not None and _exists(db, condition, params, "<", first)
     return {
-        "data": [{"job": found["name"], **{k: r[k] for k in ("job_step", "job_task", "message",
-                                                              "timestamp")}} for r in rows],
+        "data": [{"job": found["name"], "job_step": r["job_step"], "job_task": r["job_task"],
+                  "message": r["message"], "timestamp": r["at"]} for r in rows],
         "next_page": make_cursor(key, scope, "n", last) if more_after else "",
         "prev_page": make_cursor(key, scope, "p", first) if more_before else "",
         "total": total,
@@ -200,5 +200,5 @@ def read_logs(db: sqlite_utils.Database, workspace: str, job: str, query: dict, 
 
 
 def _exists(db, condition: str, params: list, op: str, at: tuple[str, int]) -> bool:
-    return db.execute(f"SELECT 1 FROM logs WHERE {condition} AND (timestamp, seq) {op} (?, ?) "
+    return db.execute(f"SELECT 1 FROM logs WHERE {condition} AND (at, seq) {op} (?, ?) "
                       "LIMIT 1", [*params, *at]).fetchone() is not None
