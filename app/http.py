@@ -14,6 +14,8 @@ from schemas import error, valid_name, validation_errors, NAME_PATTERN
 from .errors import RequestValidationError, UnsupportedMediaType
 
 _ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+# A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
 
 def _reject_constant(token: str):
@@ -41,11 +43,15 @@ def json_body(empty_as: dict | None = None) -> object:
         return empty_as
     try:
         body = _decode(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
+        if _SURROGATE_ESCAPE.search(raw):  # a pair is one character; a lone one can't be stored
+            _encode(body).encode("utf-8")
+    except (UnicodeError, ValueError, RecursionError) as exc:
+        reason = ("invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else
+                  "a lone surrogate escape" if isinstance(exc, UnicodeEncodeError) else
+                  "malformed JSON")
         raise RequestValidationError([
             error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
-                  {"error": str(exc)[:200] if isinstance(exc, ValueError) else reason}),
+                  {"error": reason if isinstance(exc, UnicodeEncodeError) else str(exc)[:200]}),
         ]) from None
     limit = current_app.config["JOBS_MAX_JSON_DEPTH"]
     if _too_deep(body, limit):

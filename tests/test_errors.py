@@ -108,3 +108,15 @@ def test_an_unexpected_failure_is_a_bare_json_500(tmp_path):
     response = app.test_client().get(TASK)
     assert_json_error(response, 500)
     assert response.json == {"detail": "Internal server error."}
+
+
+def test_a_lone_surrogate_escape_is_422_and_a_pair_is_text(client, api):
+    lone = client.put(TASK, content_type="application/json",
+                      data=b'{"status_details": {"note": "\\ud800"}}')
+    assert_json_error(lone, 422)
+    assert lone.json["detail"][0]["type"] == "json_invalid"
+    assert "lone surrogate" in lone.json["detail"][0]["msg"]
+    assert api.get_task("j1", "train", "t0").status_code == 404  # nothing written
+    pair = client.put(TASK, content_type="application/json",
+                      data=b'{"status_details": {"note": "\\ud83d\\ude00"}}')
+    assert pair.status_code == 200 and pair.json["status_details"] == {"note": "\U0001F600"}

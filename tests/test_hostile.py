@@ -83,6 +83,8 @@ def cases():
             "infinity": b'{"a": Infinity}', "minus-infinity": b'{"a": -Infinity}',
             "bad-utf8": b'{"a": "\xff\xfe"}', "overlong-utf8": b'{"a": "\xc0\xaf"}',
             "lone-surrogate-bytes": b'{"a": "\xed\xa0\x80"}', "array": b"[]", "string": b'"x"',
+            "lone-surrogate-escape": b'{"a": "\\ud800", "status_details": {"b": "x\\uDFFF"}}',
+            "lone-surrogate-key": b'{"\\udc00": 1}',
             "number": b"1", "null": b"null", "true": b"true",
             "deep-40": b'{"a": ' * 40 + b"1" + b"}" * 40,
             "deep-100000": b"[" * 100000 + b"]" * 100000,
