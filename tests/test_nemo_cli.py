@@ -208,3 +208,24 @@ def test_execution_profiles_are_listed_and_enforced(nemo):
         {"name": "s1", "executor": {"provider": "gpu", "container": {"image": "x"}}}]}}
     said = nemo.refused("jobs", "create", "no-gpu", "--input-data", json.dumps(body))
     assert "unknown_execution_profile" in said and "configured: cpu/default" in said
+
+
+def test_with_authentication_on_the_cli_sends_its_token(tmp_path):
+    import hashlib
+
+    token = "cli-token-0123456789"
+    (tmp_path / "tokens.json").write_text(json.dumps({"tokens": [{
+        "principal": "cli-user", "sha256": hashlib.sha256(token.encode()).hexdigest(),
+        "workspaces": [WORKSPACE], "role": "writer"}]}))
+    with running(tmp_path / "auth.db", tmp_path / "g.log", workers=1,
+                 env={"JOBS_AUTH_TOKENS": str(tmp_path / "tokens.json")}) as server:
+        server.home = tmp_path / "home"
+        server.home.mkdir()
+        nemo = Nemo(server)
+        nemo.env["NMP_ACCESS_TOKEN"] = token
+        assert nemo.create("authed")["name"] == "authed"
+        assert nemo.json("jobs", "get", "authed")["created_by"] == "cli-user"
+        assert nemo.json("jobs", "list-execution-profiles") == []
+        assert "(403)" in nemo.refused("jobs", "list", "--workspace", "theirs")
+        nemo.env["NMP_ACCESS_TOKEN"] = "wrong"
+        assert "(401) The bearer token is not valid." in nemo.refused("jobs", "list")
