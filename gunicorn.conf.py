@@ -51,24 +51,24 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server):
-    """Check the tokens file and apply migrations once, in the master, before any worker
-    serves: a bad tokens file stops the whole server here, with its reason."""
+    """Check the tokens and execution profiles files and apply migrations once, in the
+    master, before any worker serves: a bad file stops the whole server here, with its
+    reason."""
     from app import config
     from app.auth import AuthConfigError, load_grants
     from app.db import check_at_start, describe, migrate
     from app.faults import classify
+    from app.profiles import ProfilesConfigError, load_profiles
 
     try:
         settings = config.from_environment()
-    except ValueError as exc:
+        if settings["JOBS_AUTH_TOKENS"]:
+            load_grants(settings["JOBS_AUTH_TOKENS"])
+        if settings["JOBS_EXECUTION_PROFILES"]:
+            load_profiles(settings["JOBS_EXECUTION_PROFILES"])
+    except (ValueError, AuthConfigError, ProfilesConfigError) as exc:
         server.log.error("cannot start: %s", exc)
         raise SystemExit(1) from None
-    if settings["JOBS_AUTH_TOKENS"]:
-        try:
-            load_grants(settings["JOBS_AUTH_TOKENS"])
-        except AuthConfigError as exc:
-            server.log.error("cannot start: %s", exc)
-            raise SystemExit(1) from None
 
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -23,9 +23,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 
-    from . import auth, cli, docs, health, jobs, metrics, observability, steps, tasks, ui
+    from . import (auth, cli, docs, health, jobs, logs, metrics, observability, profiles,
+                   results, steps, tasks, ui)
 
-    for blueprint in (jobs.bp, steps.bp, tasks.bp):
+    profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
+    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
@@ -34,4 +36,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     auth.init_app(app)  # after observability: refusals are logged and counted too
     docs.init_app(app)
     cli.init_app(app)
+    logs.init_app(app)
     return app

@@ -107,7 +107,11 @@ def init_app(app: Flask) -> None:
         if grant is None:
             return _refuse(401, "The bearer token is not valid.", "invalid_token")
         workspace = (request.view_args or {}).get("workspace")
-        if workspace is None or not grant.may(workspace, request.method):
+        if workspace is None:  # execution profiles: any valid token may read them
+            allowed = request.method in READ_METHODS and request.url_rule is not None
+        else:
+            allowed = grant.may(workspace, request.method)
+        if not allowed:
             # The same answer whether or not the workspace exists.
             return _refuse(403, "This token may not do that in this workspace.")
         g.principal = grant.principal

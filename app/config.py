@@ -14,6 +14,8 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
     return value
+DEFAULT_ARTIFACTS_DIR = "artifacts"
+DEFAULT_LOG_RETENTION_DAYS = 30
 
 
 def from_environment() -> dict:
@@ -31,4 +33,8 @@ def from_environment() -> dict:
         # SQLite only: `full` (default) fsyncs every commit; `normal` trades the last writes
         # before a power loss (never before a process crash) for speed.
         "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", ("full", "normal")),
+        "JOBS_ARTIFACTS_DIR": os.environ.get("JOBS_ARTIFACTS_DIR") or DEFAULT_ARTIFACTS_DIR,
+        "JOBS_LOG_RETENTION_DAYS": int(os.environ.get("JOBS_LOG_RETENTION_DAYS",
+                                                      DEFAULT_LOG_RETENTION_DAYS)),
+        "JOBS_EXECUTION_PROFILES": os.environ.get("JOBS_EXECUTION_PROFILES") or None,
     }

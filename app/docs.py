@@ -2,10 +2,13 @@
 
 The document is generated from the marshmallow schemas with apispec's marshmallow plugin
 (the schemas already describe every body, so nothing is written twice), using the seed's
-component names. The operations are listed once below; a test checks that every route under
-/apis is listed. Swagger UI's files come from the installed `swagger_ui_bundle` package.
+component names. The first endpoints' operations are listed once below; newer views route
+and describe themselves in one place with `documented` (results, logs, execution profiles).
+A test checks that every route under /apis is described. Swagger UI's files come from the
+installed `swagger_ui_bundle` package.
 """
 
+import re
 from functools import cache
 
 from apispec import APISpec
@@ -20,7 +23,7 @@ from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSch
                          ListedStepSchema, PaginationSchema, PlatformSpecSchema,
                          StepPageSchema, StepSchema, StepSpecSchema, StepStatusSchema,
                          StepStatusUpdateSchema, TaskStatusSchema)
-from schemas.query import MAX_PAGE, SORTS
+from schemas.query import JOB_SORTS, LIKE_PATTERN, MAX_CHOICES, MAX_PAGE, SORTS
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 from statemachine import Status
 
@@ -67,6 +70,8 @@ def _json(schema: str, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+json_answer = _json  # for the views that describe themselves
+
 ERRORS = {
     "404": _json("ErrorDetail", "No such workspace, job, step or task"),
     "413": _json("ErrorDetail", "Body over JOBS_MAX_BODY_BYTES"),
@@ -82,13 +87,36 @@ PAGING = [
     {"name": "page_size", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}},
 ]
-LIST_QUERY = PAGING + [
-    {"name": "sort", "in": "query", "schema": {"type": "string", "enum": SORTS}},
-    {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
-     "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
-    *({"name": f"filter[{key}]", "in": "query", "schema": {"type": "string"}}
-      for key in ("project", "name", "source")),
-]
+
+
+def _list_query(sorts: list[str]) -> list[dict]:
+    """A list's query parameters: paging, sort, plain filters and upstream's operator forms."""
+    text, choices = {"type": "string"}, {
+        "type": "array", "minItems": 1, "maxItems": MAX_CHOICES, "items": {"type": "string"}}
+    operators = [
+        *({"name": f"filter[{field}][${op}]", "in": "query", "schema": text}
+          for field in ("name", "source") for op in ("eq",)),
+        *({"name": f"filter[{field}][${op}]", "in": "query", "style": "form", "explode": False,
+           "schema": choices} for field in ("name", "source") for op in ("in", "nin")),
+        *({"name": f"filter[{field}][$like]", "in": "query",
+           "schema": {"type": "string", "pattern": LIKE_PATTERN},
+           "description": "SQL LIKE, case-sensitive: % any run, _ one character, \\ escapes"}
+          for field in ("name", "source")),
+        *({"name": f"filter[{field}][${op}]", "in": "query",
+           "schema": {"type": "string", "format": "date-time"}}
+          for field in ("created_at", "updated_at") for op in ("gte", "lte")),
+    ]
+    return PAGING + [
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts}},
+        {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
+         "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
+        *({"name": f"filter[{key}]", "in": "query", "schema": text}
+          for key in ("project", "name", "source", "workspace")),
+        *operators,
+    ]
+
+
+LIST_QUERY = _list_query(SORTS)
 BODY_ERRORS = {**ERRORS, **PRECONDITION}
 # Reads that pollers repeat: the answer's ETag in If-None-Match gets a 304 while it holds.
 IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
@@ -123,7 +151,8 @@ OPERATIONS = {
         "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
                     "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
         "get": _op("List jobs", ("workspace",), "200", _polled("PlatformJobResponsesPage", "A page"),
-                   errors={**ERRORS, **UNCHANGED}, extra_params=[*LIST_QUERY, IF_NONE_MATCH]),
+                   errors={**ERRORS, **UNCHANGED},
+                   extra_params=[*_list_query(JOB_SORTS), IF_NONE_MATCH]),
     },
     "/jobs/{name}": {
         "get": _op("Get a job", JOB, "200", _entity("PlatformJobResponse", "The job")),
@@ -180,8 +209,41 @@ OPERATIONS = {
 }
 
 
+# What `documented` and `components` collect from the view modules that use them.
+_DOCUMENTED: dict[str, dict[str, dict]] = {}
+_COMPONENTS: dict[str, object] = {}
+_ANSWERS: set[str] = set()
+
+
+def components(schemas: dict, answers: bool = False) -> None:
+    """Name schemas as components of the document; `answers` always carry every field."""
+    _COMPONENTS.update(schemas)
+    if answers:
+        _ANSWERS.update(schemas)
+
+
+def documented(blueprint, method: str, rule: str, summary: str, ok: tuple, body: str | None = None,
+               errors: dict | None = None, query=(), headers=()):
+    """Route `rule` on `blueprint` and describe the operation for /openapi.json, in one place.
+
+    `ok` is (status, response object); path parameters are read off the rule and carry the
+    name pattern; `body` names the request body's component."""
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/apis/jobs/v2" + rule)
+    operation = {"summary": summary,
+                 "parameters": [_name(p) for p in re.findall(r"{(\w+)}", path)]
+                 + list(query) + list(headers),
+                 "responses": {ok[0]: ok[1], **(ERRORS if errors is None else errors)}}
+    if body:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref(body)}}}
+    _DOCUMENTED.setdefault(path, {})[method] = operation
+    return getattr(blueprint, method)(rule)
+
+
 @cache
 def document() -> dict:
+    from . import logs, profiles, results  # noqa: F401  (they describe their own operations)
+
     plugin = MarshmallowPlugin()
     spec = APISpec(title="Jobs v2 status service", version="0.1.0", openapi_version="3.1.0",
                    plugins=[plugin])
@@ -192,12 +254,17 @@ def document() -> dict:
         "description": "Enumeration of possible job statuses."})
     spec.components.schema("ErrorDetail", {"type": "object", "required": ["detail"],
                                            "properties": {"detail": {"type": "string"}}})
-    for name, schema in COMPONENTS.items():
-        spec.components.schema(name, schema=schema)
+    for name, schema in {**COMPONENTS, **_COMPONENTS}.items():
+        if isinstance(schema, dict):
+            spec.components.schema(name, schema)
+        else:
+            spec.components.schema(name, schema=schema)
     for path, operations in OPERATIONS.items():
         spec.path(path=PREFIX + path, operations=operations)
+    for path, operations in _DOCUMENTED.items():
+        spec.path(path=path, operations=operations)
     document = _status_refs_only(spec.to_dict())
-    for name in ANSWERS:
+    for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])
     return document

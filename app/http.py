@@ -14,6 +14,8 @@ from schemas import error, valid_name, validation_errors, NAME_PATTERN
 from .errors import RequestValidationError, UnsupportedMediaType
 
 _ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+# A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
 
 def _reject_constant(token: str):
@@ -41,11 +43,18 @@ def json_body(empty_as: dict | None = None) -> object:
         return empty_as
     try:
         body = _decode(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
+        if _SURROGATE_ESCAPE.search(raw):  # a pair is one character; a lone one can't be stored
+            _encode(body).encode("utf-8")
+        if b"\\u0000" in raw and holds_nul(body):  # PostgreSQL's text cannot hold NUL
+            raise UnicodeEncodeError("utf-8", "\0", 0, 1, "NUL")
+    except (UnicodeError, ValueError, RecursionError) as exc:
+        reason = ("invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else
+                  "a NUL character" if getattr(exc, "reason", "") == "NUL" else
+                  "a lone surrogate escape" if isinstance(exc, UnicodeEncodeError) else
+                  "malformed JSON")
         raise RequestValidationError([
             error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
-                  {"error": str(exc)[:200] if isinstance(exc, ValueError) else reason}),
+                  {"error": reason if isinstance(exc, UnicodeEncodeError) else str(exc)[:200]}),
         ]) from None
     limit = current_app.config["JOBS_MAX_JSON_DEPTH"]
     if _too_deep(body, limit):
@@ -53,6 +62,17 @@ def json_body(empty_as: dict | None = None) -> object:
             error("json_too_deep", ["body"], f"The body nests deeper than {limit} levels.",
                   None, {"max_depth": limit})])
     return body
+
+
+def holds_nul(value) -> bool:
+    """Whether a string anywhere in the body (keys included) holds U+0000."""
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
 
 
 def _too_deep(value, limit: int) -> bool:

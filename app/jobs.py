@@ -4,7 +4,7 @@ from flask import Blueprint, jsonify
 
 import schemas
 
-from . import store
+from . import profiles, store
 from .errors import PreconditionFailed
 from .http import (check_names, conditional, db, entity, if_match, json_body, load, principal,
                    query_args)
@@ -16,6 +16,7 @@ bp = Blueprint("jobs", __name__)
 def create_job(workspace):
     check_names(workspace=workspace)
     data = load(schemas.job_create, json_body())
+    profiles.check_executors(data["platform_spec"])
     if if_match() is not None:
         raise PreconditionFailed("If-Match cannot hold: the job does not exist yet.")
     return entity(schemas.dump_job, store.create_job(db(), workspace, data, principal()), 201)

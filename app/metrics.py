@@ -20,6 +20,9 @@ LATENCY = Histogram("jobs_http_request_duration_seconds", "Time to answer a requ
                     buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 TRANSITIONS = Counter("jobs_transitions_total", "Status changes asked for, by outcome.",
                       ["kind", "from", "to", "outcome"])
+LOG_LINES = Counter("jobs_log_lines_appended_total", "Log lines stored by appends.")
+DOWNLOADS = Counter("jobs_result_downloads_total", "Artifact downloads, by outcome "
+                    "(sent; missing; refused: would read outside its fileset).", ["outcome"])
 STORAGE_FAULTS = Counter("jobs_storage_faults_total",
                          "Requests answered 503 because the storage failed, by kind of fault.",
                          ["kind"])

@@ -97,12 +97,17 @@ def wrk(url: str, script: str, seconds: int, env: dict) -> dict:
 
 # ---- seeding ----------------------------------------------------------------------------
 
+# One step on a cpu executor, with the defaults job creation fills in.
+BENCH_SPEC = {"steps": [{"name": "work", "executor": {"provider": "cpu"}, "config": {},
+                         "lifecycle": {"staleness_timeout_seconds": 0}}]}
+
+
 def seed(db_path: Path, jobs: int, tasks_per_job: int) -> None:
     """jobs x tasks, every task `active` under step `work`; tasks are inserted in bulk."""
     migrate(str(db_path))
     db = connect(str(db_path))
     spec = {"project": "", "description": "", "source": "bench", "spec": {},
-            "ownership": {}, "custom_fields": {}, "platform_spec": {"steps": [{"name": "work"}]}}
+            "ownership": {}, "custom_fields": {}, "platform_spec": BENCH_SPEC}
     for j in range(jobs):
         create_job(db, "bench", {**spec, "name": f"job-{j}"}, None)
         put_task(db, "bench", f"job-{j}", "work", "task-0", {"status": "active"})
@@ -130,7 +135,7 @@ def seed_through_store(target: str, jobs: int, tasks_per_job: int) -> None:
     migrate(target)
     db = connect(target)
     spec = {"project": "", "description": "", "source": "bench", "spec": {},
-            "ownership": {}, "custom_fields": {}, "platform_spec": {"steps": [{"name": "work"}]}}
+            "ownership": {}, "custom_fields": {}, "platform_spec": BENCH_SPEC}
     for j in range(jobs):
         create_job(db, "bench", {**spec, "name": f"job-{j}"}, None)
         for t in range(tasks_per_job):
@@ -286,7 +291,7 @@ def bench_reads(tmp: Path) -> None:
     seed(db_path, 1, 1000)   # job-0: one step with 1,000 tasks
     db = connect(str(db_path))
     spec = {"project": "", "description": "", "source": "bench", "spec": {},
-            "ownership": {}, "custom_fields": {}, "platform_spec": {"steps": [{"name": "work"}]}}
+            "ownership": {}, "custom_fields": {}, "platform_spec": BENCH_SPEC}
     for j in range(1, 10_001):  # 10,000 more jobs, so page 1,000 of 10 exists
         create_job(db, "bench", {**spec, "name": f"list-{j}"}, None)
     db.close()

@@ -9,7 +9,7 @@ import re
 
 from marshmallow import Schema, fields, validate
 
-from .fields import NAME_PATTERN, Name, StatusField
+from .fields import NAME_PATTERN, Instant, Name, StatusField
 
 
 class ValidationErrorSchema(Schema):
@@ -46,6 +46,8 @@ _TYPES = [
     (_template(validate.Range.message_min), "out_of_range"),
     (_template(validate.Range.message_max), "out_of_range"),
     (_template(Name.default_error_messages["pattern"]), "string_pattern_mismatch"),
+    (_template(Instant.default_error_messages["instant"]), "datetime_parsing"),
+    (re.compile(r"artifact_url must be "), "artifact_url_invalid"),
 ]
 _CTX = {
     "enum": {"expected": StatusField.CHOICES},

@@ -1,6 +1,7 @@
 """Fields and validators shared by the request schemas."""
 
 import re
+from datetime import datetime, timedelta, timezone
 
 from marshmallow import fields, validate
 
@@ -36,6 +37,53 @@ class Timestamp(fields.String):
     """An RFC 3339 UTC timestamp, stored and sent as text."""
 
 
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?"
+                      r"([Zz]|[+-](\d{2}):(\d{2}))\Z")
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as stored: UTC, microseconds, fixed width, so text order is time order."""
+    m = moment.astimezone(timezone.utc)
+    return (f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:"
+            f"{m.second:02d}.{m.microsecond:06d}Z")
+
+
+def parse_rfc3339(text: str) -> str:
+    """An RFC 3339 timestamp, in any offset, as stored (see `utc_text`); ValueError if it is
+    not one. A leap second (:60) counts as the last microsecond of its minute."""
+    found = _RFC3339.match(text)
+    if not found:
+        raise ValueError("not an RFC 3339 timestamp")
+    year, month, day, hour, minute, second = (int(v) for v in found.groups()[:6])
+    fraction, zone, off_h, off_m = found.group(7), found.group(8), found.group(9), found.group(10)
+    micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
+    if second == 60:
+        second, micro = 59, 999_999
+    offset = timedelta(0)
+    if zone not in ("Z", "z"):
+        if int(off_h) > 23 or int(off_m) > 59:
+            raise ValueError("offset out of range")
+        offset = timedelta(hours=int(off_h), minutes=int(off_m)) * (-1 if zone[0] == "-" else 1)
+    try:
+        return utc_text(datetime(year, month, day, hour, minute, second, micro,
+                                 tzinfo=timezone(offset)))
+    except (ValueError, OverflowError):
+        raise ValueError("not a date and time that exists") from None
+
+
+class Instant(Timestamp):
+    """An RFC 3339 timestamp in a request; loads to the stored form (UTC, microseconds)."""
+
+    default_error_messages = {"instant": "Not an RFC 3339 date-time with a time zone."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_rfc3339(text)
+        except ValueError:
+            raise self.make_error("instant") from None
+
+
 class Name(fields.String):
     """A name following upstream's pattern (which the OpenAPI document carries too)."""
 
@@ -55,4 +103,5 @@ class Name(fields.String):
 at_least_one = validate.Length(min=1, error="At least one step is required.")
 
 
-__all__ = ["Name", "StatusField", "Timestamp", "NAME_PATTERN", "valid_name", "at_least_one"]
+__all__ = ["Instant", "Name", "StatusField", "Timestamp", "NAME_PATTERN", "parse_rfc3339",
+           "utc_text", "valid_name", "at_least_one"]

@@ -1,21 +1,56 @@
 """Job creation (request), and jobs and steps as responses."""
 
-from marshmallow import EXCLUDE, INCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import (EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate,
+                         validates_schema)
 
 from .fields import Name, StatusField, Timestamp, at_least_one
 
 
+class ExecutorSchema(Schema):
+    """Where a step runs. `provider` is required, as upstream requires it; `profile` names
+    one of the provider's execution profiles (upstream's default is "default"). Every
+    other key (container, resources, command, ...) is stored as given."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    provider = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    profile = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class WholeNumber(fields.Integer):
+    """A JSON number with no fractional part (`5` or `5.0`, as JSON Schema's integer);
+    strings, booleans and fractions are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()):
+            raise self.make_error("invalid")
+        return int(value)
+
+
+class LifecycleSchema(Schema):
+    """How the controller looks after a step; 0 turns staleness detection off."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    staleness_timeout_seconds = WholeNumber(load_default=0,
+                                            validate=validate.Range(min=0, max=10**9))
+
+
 class StepSpecSchema(Schema):
-    """One step of a job's platform_spec; its parts are stored as given."""
+    """One step of a job's platform_spec; stored as given, with upstream's defaults."""
 
     class Meta:
         unknown = EXCLUDE
 
     name = Name(required=True)
-    executor = fields.Dict(keys=fields.String())
-    config = fields.Dict(keys=fields.String())
+    executor = fields.Nested(ExecutorSchema, required=True)
+    config = fields.Dict(keys=fields.String(), load_default=dict)
     environment = fields.List(fields.Dict(keys=fields.String()))
-    lifecycle = fields.Dict(keys=fields.String())
+    lifecycle = fields.Nested(LifecycleSchema,
+                              load_default=lambda: {"staleness_timeout_seconds": 0})
 
 
 class PlatformSpecSchema(Schema):

@@ -7,6 +7,13 @@ from .needs import unavailable
 from .pg import HOW_TO_ENABLE, PostgresServer, empty_tables, find_bindir
 
 API = "/apis/jobs/v2/workspaces"
+# Every step carries an executor (upstream requires one); a provider is all it needs here.
+EXECUTOR = {"provider": "cpu", "container": {"image": "python:3.11"}}
+
+
+def platform_spec(*steps: str) -> dict:
+    """A job's platform_spec with one step, on EXECUTOR, per name."""
+    return {"steps": [{"name": s, "executor": EXECUTOR} for s in steps]}
 
 
 @pytest.fixture(scope="session")
@@ -58,11 +65,13 @@ def client(app):
 
 @pytest.fixture
 def query(db_target):
-    """Read the database behind the API directly, on either backend."""
+    """Run SQL on the database behind the API, on either backend: to check what the API
+    cannot show, or to plant what it would refuse."""
     db = connect(db_target)
 
     def run(sql: str, params=()) -> list[tuple]:
-        return [tuple(row) for row in db.execute(sql, params).fetchall()]
+        cursor = db.execute(sql, params)
+        return [] if cursor.description is None else [tuple(row) for row in cursor.fetchall()]
 
     yield run
     db.close()
@@ -78,7 +87,7 @@ class Api:
         return "/".join([API, self.ws, "jobs", *parts])
 
     def create_job(self, name="j1", steps=("train",), **extra):
-        body = {"name": name, "platform_spec": {"steps": [{"name": s} for s in steps]}, **extra}
+        body = {"name": name, "platform_spec": platform_spec(*steps), **extra}
         response = self.client.post(self.url(), json=body)
         assert response.status_code == 201, response.json
         return response.json

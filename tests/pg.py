@@ -94,10 +94,11 @@ class PostgresServer:
 
 
 def empty_tables(url: str) -> None:
-    """Every table of the service emptied (the schema and its migrations kept)."""
+    """Every table of the service emptied (the schema, its migrations and the keys the
+    migrations made kept)."""
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'schema_migrations'")]
+            "AND tablename NOT IN ('schema_migrations', 'service_keys')")]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

@@ -10,6 +10,8 @@ from app import create_app
 from app.auth import AuthConfigError
 from app.db import migrate
 
+from .conftest import platform_spec
+
 TOKENS = {  # principal kind -> token (only their hashes go into the file)
     "reader-a": "r-a-0123456789", "writer-a": "w-a-0123456789",
     "reader-all": "r-all-0123456789", "writer-all": "w-all-0123456789",
@@ -33,11 +35,19 @@ METHODS = {
     "list-jobs": ("GET", "/jobs", None, 200),
     "get-job": ("GET", "/jobs/j1", None, 200),
     "get-task": ("GET", "/jobs/j1/steps/s1/tasks/t0", None, 200),
-    "create-job": ("POST", "/jobs", {"name": "new", "platform_spec": {"steps": [{"name": "s1"}]}}, 201),
+    "create-job": ("POST", "/jobs", {"name": "new", "platform_spec": platform_spec("s1")}, 201),
     "put-task": ("PUT", "/jobs/j1/steps/s1/tasks/t1", {"status": "active"}, 200),
     "patch-step": ("PATCH", "/jobs/j1/steps/s1/status", {"status": "active"}, 200),
     "cancel-job": ("POST", "/jobs/j1/cancel", None, 200),
     "delete-job": ("DELETE", "/jobs/j1", None, 204),
+    "list-results": ("GET", "/jobs/j1/results", None, 200),
+    "get-result": ("GET", "/jobs/j1/results/r1", None, 200),
+    "download-result": ("GET", "/jobs/j1/results/r1/download", None, 200),
+    "create-result": ("POST", "/jobs/j1/results/r2", lambda ws: {
+        "artifact_storage_type": "fileset", "artifact_url": f"fileset://{ws}/j1/out.txt"}, 201),
+    "read-logs": ("GET", "/jobs/j1/logs", None, 200),
+    "append-logs": ("POST", "/jobs/j1/logs", {"data": [
+        {"job_step": "s1", "job_task": "t0", "message": "hello"}]}, 201),
 }
 R, W = "read", "write"
 # The expectation, written out: (principal kind, workspace) -> answer for reads and writes.
@@ -65,14 +75,19 @@ def secured(tmp_path):
     tokens = tmp_path / "tokens.json"
     tokens.write_text(json.dumps(FILE))
     migrate(str(tmp_path / "a.db"))
-    app = create_app({"JOBS_DB": str(tmp_path / "a.db"), "JOBS_AUTH_TOKENS": str(tokens)})
+    app = create_app({"JOBS_DB": str(tmp_path / "a.db"), "JOBS_AUTH_TOKENS": str(tokens),
+                      "JOBS_ARTIFACTS_DIR": str(tmp_path / "artifacts")})
     client = app.test_client()
     admin = HEADERS["writer-all"]
     for ws in ("team-a", "team-b"):
         client.post(f"/apis/jobs/v2/workspaces/{ws}/jobs", headers=admin,
-                    json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+                    json={"name": "j1", "platform_spec": platform_spec("s1")})
         client.put(f"/apis/jobs/v2/workspaces/{ws}/jobs/j1/steps/s1/tasks/t0", headers=admin,
                    json={"status": "active"})
+        client.post(f"/apis/jobs/v2/workspaces/{ws}/jobs/j1/results/r1", headers=admin, json={
+            "artifact_storage_type": "fileset", "artifact_url": f"fileset://{ws}/j1/out.txt"})
+        (tmp_path / "artifacts" / ws / "j1").mkdir(parents=True)
+        (tmp_path / "artifacts" / ws / "j1" / "out.txt").write_text(f"{ws}'s result")
     return client
 
 
@@ -82,7 +97,12 @@ def test_every_cell(secured, principal, workspace, method_name):
     method, path, body, success = METHODS[method_name]
     expected = EXPECTED[(principal, workspace)][R if method == "GET" else W]
     url = f"/apis/jobs/v2/workspaces/{workspace}{path}"
-    response = secured.open(url, method=method, json=body, headers=HEADERS[principal])
+    body = body(workspace) if callable(body) else body
+    with secured.open(url, method=method, json=body, headers=HEADERS[principal]) as response:
+        check_cell(response, expected, method_name, workspace, success)
+
+
+def check_cell(response, expected, method_name, workspace, success):
     if expected == "ok":
         exists = workspace != "team-c" or method_name == "create-job"
         wanted = (200 if method_name == "list-jobs" else success if exists else 404)
@@ -92,6 +112,18 @@ def test_every_cell(secured, principal, workspace, method_name):
         assert response.mimetype == "application/json" and "detail" in response.json
         if expected == 401:
             assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("principal", ["no-token", "malformed", "unknown"])
+def test_execution_profiles_need_a_valid_token(secured, principal):
+    response = secured.get("/apis/jobs/v2/execution-profiles", headers=HEADERS[principal])
+    assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("principal", TOKENS)
+def test_any_valid_token_reads_the_execution_profiles(secured, principal):
+    response = secured.get("/apis/jobs/v2/execution-profiles", headers=HEADERS[principal])
+    assert response.status_code == 200 and response.json == []
 
 
 def test_403_reads_the_same_whether_or_not_the_workspace_exists(secured):

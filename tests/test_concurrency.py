@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from .conftest import platform_spec
 from .server import running
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,7 @@ TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
 def server(tmp_path):
     with running(tmp_path / "race.db", tmp_path / "gunicorn.log", workers=4) as server:
         created = requests.post(server.url + "/apis/jobs/v2/workspaces/ws/jobs", timeout=10,
-                                json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+                                json={"name": "j1", "platform_spec": platform_spec("train")})
         assert created.status_code == 201
         assert requests.put(server.url + TASK, json={"status": "active"}, timeout=10).ok
         yield server
@@ -65,3 +66,33 @@ def test_with_if_match_exactly_one_request_wins(server):
     [winner] = [r.json() for r in responses if r.status_code == 200]
     row = stored_task(server)
     assert (row["status"], row["db_version"]) == (winner["status"], 2)
+
+
+def test_racing_results_of_one_name_leave_one_and_the_rest_409(server):
+    url = server.url + "/apis/jobs/v2/workspaces/ws/jobs/j1/results/model"
+    bodies = [{"artifact_storage_type": "fileset", "artifact_url": f"fileset://ws/j1/m{i}.bin"}
+              for i in range(24)]
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        responses = list(pool.map(lambda b: requests.post(url, json=b, timeout=30), bodies))
+    codes = collections.Counter(r.status_code for r in responses)
+    assert codes == {201: 1, 409: 23}, codes
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    assert requests.get(url, timeout=10).json() == winner
+
+
+def test_racing_log_appends_keep_every_line(server):
+    url = server.url + "/apis/jobs/v2/workspaces/ws/jobs/j1/logs"
+    batches = [{"data": [{"job_step": "train", "job_task": f"w{b}", "message": f"{b}-{i}"}
+                         for i in range(50)]} for b in range(16)]
+    with ThreadPoolExecutor(len(batches)) as pool:
+        responses = list(pool.map(lambda b: requests.post(url, json=b, timeout=30), batches))
+    assert all(r.status_code == 201 for r in responses), [r.text for r in responses]
+    seen, cursor = [], ""
+    while True:
+        page = requests.get(url, params={"limit": 97, "page_cursor": cursor}, timeout=10).json()
+        seen += [line["message"] for line in page["data"]]
+        cursor = page["next_page"]
+        if not cursor:
+            break
+    assert sorted(seen) == sorted(f"{b}-{i}" for b in range(16) for i in range(50))
+    assert page["total"] == 800

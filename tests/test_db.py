@@ -121,3 +121,84 @@ def test_a_bad_synchronous_setting_stops_gunicorn_with_one_line(tmp_path):
     assert done.returncode != 0
     assert "cannot start: JOBS_SQLITE_SYNCHRONOUS='off': must be one of full, normal" in done.stderr
     assert "Traceback" not in done.stderr
+@pytest.mark.parametrize("sort", ["source", "-source"])
+def test_a_job_page_by_source_is_picked_from_an_index_without_sorting(tmp_path, sort):
+    from app.store.lists import page_ids_sql
+
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    sql = page_ids_sql("jobs j", "j.workspace = ?", "j", sort)
+    plan = " | ".join(str(r[-1]) for r in connect(path).execute(
+        "EXPLAIN QUERY PLAN " + sql, ["w", 10, 100]))
+    assert "INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize("where,params", [
+    ("j.name = ?", ["a"]),
+    ("j.name IN (?, ?)", ["a", "b"]),
+    ("j.name NOT IN (?, ?)", ["a", "b"]),
+    ("j.name LIKE ? ESCAPE '\\'", ["a%"]),
+    ("j.source LIKE ? ESCAPE '\\'", ["%a"]),
+    ("j.created_at >= ? AND j.created_at <= ?", ["a", "b"]),
+    ("j.updated_at >= ?", ["a"]),
+    ("j.workspace = ?", ["w"]),
+])
+@pytest.mark.parametrize("sort", ["-created_at", "name", "source"])
+def test_filtered_job_pages_never_scan_the_table(tmp_path, where, params, sort):
+    from app.store.lists import page_ids_sql
+
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    sql = page_ids_sql("jobs j", f"j.workspace = ? AND {where}", "j", sort)
+    plan = " | ".join(str(r[-1]) for r in connect(path).execute(
+        "EXPLAIN QUERY PLAN " + sql, ["w", *params, 10, 0]))
+    # Every row read is one of the workspace's, found through an index (a range filter
+    # may pick its own index and sort its matches: still no full scan).
+    assert "SEARCH j USING" in plan and "SCAN j" not in plan, plan
+
+
+@pytest.mark.parametrize("scope", [
+    {"s": None, "t": None}, {"s": "train", "t": None}, {"s": None, "t": "t0"},
+    {"s": "train", "t": "t0"}])
+@pytest.mark.parametrize("backwards,from_cursor", [(False, False), (False, True), (True, True)])
+def test_a_log_page_is_a_range_of_an_index_in_its_order(tmp_path, scope, backwards, from_cursor):
+    from app.store.logs import page_sql, scope_where
+
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    condition, params = scope_where({"j": "job-1", "a": 1, **scope}, "2026-01-01T00:00:00Z")
+    sql = page_sql(condition, backwards, from_cursor)
+    bound = ["2026-01-02T00:00:00.000000Z", 5] if from_cursor else []
+    plan = " | ".join(str(r[-1]) for r in connect(path).execute(
+        "EXPLAIN QUERY PLAN " + sql, [*params, *bound, 101]))
+    assert "USING INDEX idx_logs_" in plan and "TEMP B-TREE" not in plan, plan
+    count = " | ".join(str(r[-1]) for r in connect(path).execute(
+        f"EXPLAIN QUERY PLAN SELECT COUNT(*) FROM logs WHERE {condition}", params))
+    assert "USING INDEX idx_logs_" in count, count
+
+
+def test_results_and_expired_logs_are_found_through_indexes(tmp_path):
+    path = str(tmp_path / "x.db")
+    migrate(path)
+    db = connect(path)
+    for sql, params in [
+            ("SELECT * FROM results WHERE job_id = ? AND name = ?", ["j", "r"]),
+            ("SELECT * FROM results WHERE job_id = ? ORDER BY created_at DESC, seq", ["j"]),
+            ("SELECT seq FROM logs WHERE received_at < ? ORDER BY received_at LIMIT ?", ["t", 9]),
+            ("SELECT value FROM service_keys WHERE name = ?", ["log-cursor"])]:
+        plan = " | ".join(str(r[-1]) for r in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (sql, plan)
+
+
+def test_like_is_case_sensitive_on_every_connection(tmp_path):
+    db = connect(str(tmp_path / "x.db"))
+    assert db.execute("SELECT 'Abc' LIKE 'a%', 'abc' LIKE 'a%'").fetchone() == (0, 1)
+
+
+def test_each_database_gets_its_own_cursor_key(tmp_path):
+    keys = set()
+    for name in ("a.db", "b.db"):
+        migrate(str(tmp_path / name))
+        keys.add(connect(str(tmp_path / name)).execute(
+            "SELECT value FROM service_keys WHERE name = 'log-cursor'").fetchone()[0])
+    assert len(keys) == 2 and all(len(k) == 64 for k in keys)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from .conftest import platform_spec
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -38,7 +39,7 @@ def report_until_refused(url: str, seconds: float) -> list[tuple[int, int]]:
 
 def test_acknowledged_writes_survive_a_sigkill_of_every_process(tmp_path):
     server = Server(tmp_path / "kill.db", tmp_path / "g1.log", workers=2).start()
-    requests.post(server.url + W, json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+    requests.post(server.url + W, json={"name": "j1", "platform_spec": platform_spec("s1")})
     urls = [f"{server.url}{W}/j1/steps/s1/tasks/t{i}" for i in range(CLIENTS)]
     for url in urls:
         assert requests.put(url, json={"status": "active"}).status_code == 200
@@ -112,7 +113,7 @@ def test_64_clients_against_2_workers(tmp_path):
     server = Server(tmp_path / "over.db", tmp_path / "g.log", workers=2).start()
     try:
         base = server.url + W
-        requests.post(base, json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+        requests.post(base, json={"name": "j1", "platform_spec": platform_spec("s1")})
         for i in range(16):
             requests.put(f"{base}/j1/steps/s1/tasks/t{i}", json={"status": "active"})
         with multiprocessing.get_context("spawn").Pool(4) as pool:

@@ -4,6 +4,8 @@ import pytest
 
 from app import create_app
 
+from .conftest import platform_spec
+
 TASK = "/apis/jobs/v2/workspaces/ws/jobs/j1/steps/train/tasks/t0"
 ENDPOINTS = [
     ("post", "/apis/jobs/v2/workspaces/{ws}/jobs"),
@@ -94,7 +96,7 @@ def test_body_over_the_limit_is_413(db_path):
     app = create_app({"JOBS_DB": str(db_path), "JOBS_MAX_BODY_BYTES": 1000})
     client = app.test_client()
     client.post("/apis/jobs/v2/workspaces/ws/jobs",
-                json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+                json={"name": "j1", "platform_spec": platform_spec("train")})
     response = client.put(TASK, json={"status_details": {"blob": "x" * 2000}})
     assert_json_error(response, 413)
     assert client.get(TASK).status_code == 404
@@ -119,3 +121,40 @@ def test_an_unexpected_failure_is_a_bare_json_500(tmp_path):
     response = app.test_client().get("/boom")
     assert_json_error(response, 500)
     assert response.json == {"detail": "Internal server error."}
+
+
+def test_a_lone_surrogate_escape_is_422_and_a_pair_is_text(client, api):
+    lone = client.put(TASK, content_type="application/json",
+                      data=b'{"status_details": {"note": "\\ud800"}}')
+    assert_json_error(lone, 422)
+    assert lone.json["detail"][0]["type"] == "json_invalid"
+    assert "lone surrogate" in lone.json["detail"][0]["msg"]
+    assert api.get_task("j1", "train", "t0").status_code == 404  # nothing written
+    pair = client.put(TASK, content_type="application/json",
+                      data=b'{"status_details": {"note": "\\ud83d\\ude00"}}')
+    assert pair.status_code == 200 and pair.json["status_details"] == {"note": "\U0001F600"}
+
+
+@pytest.mark.parametrize("path,body", [
+    ("tasks", b'{"status_details": {"note": "a\\u0000b"}}'),
+    ("tasks", b'{"status_details": {"a\\u0000": 1}}'),
+    ("tasks", b'{"error_stack": "\\u0000"}'),
+    ("jobs", b'{"name": "j2", "description": "x\\u0000", "platform_spec": {"steps": '
+             b'[{"name": "s", "executor": {"provider": "cpu"}}]}}'),
+])
+def test_a_nul_character_is_422_on_every_backend(client, api, path, body):
+    # PostgreSQL's text cannot hold U+0000; refusing it everywhere keeps both backends alike.
+    url = TASK if path == "tasks" else "/apis/jobs/v2/workspaces/ws/jobs"
+    send = client.put if path == "tasks" else client.post
+    response = send(url, content_type="application/json", data=body)
+    assert_json_error(response, 422)
+    assert response.json["detail"][0]["type"] == "json_invalid"
+    assert "NUL" in response.json["detail"][0]["msg"]
+    assert api.get_task("j1", "train", "t0").status_code == 404
+    assert client.get("/apis/jobs/v2/workspaces/ws/jobs/j2").status_code == 404
+
+
+def test_an_escaped_backslash_before_u0000_is_just_text(client, api):
+    response = client.put(TASK, content_type="application/json",
+                          data=b'{"status_details": {"note": "\\\\u0000"}}')
+    assert response.status_code == 200 and response.json["status_details"] == {"note": "\\u0000"}

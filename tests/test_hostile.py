@@ -11,6 +11,7 @@ import pytest
 from app import create_app
 from app.db import migrate
 
+from .conftest import platform_spec
 from .server import running
 
 W = "/apis/jobs/v2/workspaces/ws"
@@ -19,19 +20,27 @@ BODY_ENDPOINTS = {
     "put-task": ("PUT", f"{W}/jobs/j1/steps/train/tasks/t0"),
     "step-status": ("PATCH", f"{W}/jobs/j1/steps/train/status"),
     "status-details": ("PATCH", f"{W}/jobs/j1/status-details"),
+    "create-result": ("POST", f"{W}/jobs/j1/results/r1"),
+    "append-logs": ("POST", f"{W}/jobs/j1/logs"),
 }
+NO_IF_MATCH = {"append-logs"}  # lines are not entities: no version to hold
 # Endpoint -> {field: types it accepts}, for the wrong-type cases.
 FIELDS = {
     "create-job": {"name": str, "description": str, "project": str, "source": str, "spec": dict,
                    "ownership": dict, "custom_fields": dict, "platform_spec": dict},
     "put-task": {"status": str, "status_details": dict, "error_details": dict, "error_stack": str},
     "step-status": {"status": str, "status_details": dict, "error_details": dict},
+    "create-result": {"artifact_storage_type": str, "artifact_url": str},
+    "append-logs": {"data": list},
 }
 VALID = {
-    "create-job": {"name": "j2", "platform_spec": {"steps": [{"name": "s1"}]}},
+    "create-job": {"name": "j2", "platform_spec": platform_spec("s1")},
     "put-task": {"status": "active"},
     "step-status": {"status": "active"},
     "status-details": {"a": 1},
+    # r1 exists already, so the valid body is a 409 and writes nothing.
+    "create-result": {"artifact_storage_type": "fileset", "artifact_url": "fileset://ws/j1/out"},
+    "append-logs": {"data": [{"job_step": "train", "job_task": "t0", "message": "x"}]},
 }
 SAMPLES = [None, 1, 1.5, True, "text", [], {}]
 PATH_TEMPLATES = {
@@ -48,6 +57,12 @@ PATH_TEMPLATES = {
     "list-tasks": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks"),
     "get-task": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks/{task}"),
     "put-task": ("PUT", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/steps/{step}/tasks/{task}"),
+    "create-result": ("POST", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/results/{result}"),
+    "list-results": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/results"),
+    "get-result": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/results/{result}"),
+    "download-result": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/results/{result}/download"),
+    "read-logs": ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/logs"),
+    "append-logs": ("POST", "/apis/jobs/v2/workspaces/{ws}/jobs/{job}/logs"),
 }
 BAD_SEGMENTS = {
     "upper": "Train", "digit-first": "1abc", "one-char": "a", "long-64": "a" * 64,
@@ -57,7 +72,7 @@ BAD_SEGMENTS = {
     "encoded-slash": "a%2Fb", "dot": ".", "dot-dot": "..", "encoded-dot-dot": "%2E%2E",
     "backslash": "a%5Cb", "invalid-utf8": "a%FFb",
 }
-GOOD = {"ws": "ws", "job": "j1", "step": "train", "task": "t0"}
+GOOD = {"ws": "ws", "job": "j1", "step": "train", "task": "t0", "result": "r1"}
 
 
 def cases():
@@ -68,6 +83,8 @@ def cases():
             "infinity": b'{"a": Infinity}', "minus-infinity": b'{"a": -Infinity}',
             "bad-utf8": b'{"a": "\xff\xfe"}', "overlong-utf8": b'{"a": "\xc0\xaf"}',
             "lone-surrogate-bytes": b'{"a": "\xed\xa0\x80"}', "array": b"[]", "string": b'"x"',
+            "lone-surrogate-escape": b'{"a": "\\ud800", "status_details": {"b": "x\\uDFFF"}}',
+            "lone-surrogate-key": b'{"\\udc00": 1}',
             "number": b"1", "null": b"null", "true": b"true",
             "deep-40": b'{"a": ' * 40 + b"1" + b"}" * 40,
             "deep-100000": b"[" * 100000 + b"]" * 100000,
@@ -99,6 +116,8 @@ def cases():
                                None, None, (422,), id=f"deep-details-{endpoint}")
         yield pytest.param(method, url, {"status_details": {"blob": "x" * 2_000_000}}, None,
                            None, (413,), id=f"oversize-{endpoint}")
+        if endpoint in NO_IF_MATCH:
+            continue
         yield pytest.param(method, url, VALID[endpoint], None, {"If-Match": '"999"'},
                            (412, 404, 409), id=f"header-stale-if-match-{endpoint}")
         yield pytest.param(method, url, VALID[endpoint], None, {"If-Match": "garbage\x01"},
@@ -113,14 +132,31 @@ def cases():
         for query in ("page=0", "page=-1", "page=1e3", "page=", "page=99999999999999999999",
                       "page_size=0", "page_size=1001", "page_size=x", "sort=drop%20table",
                       "filter[status]=nope", "filter[status]=,,,", "filter[zzz]=1",
-                      "filter[name][$eq]=x", "page=%00"):
+                      "filter[name][$gt]=x", "filter[name][$in]=" + ",".join(["a"] * 101),
+                      "filter[created_at][$gte]=yesterday", "filter[name][$like]=a%5C",
+                      "filter[updated_at][$lte]=2026-01-01T00:00:00", "page=%00"):
             if "history" in url and ("sort" in query or "filter" in query):
                 continue
             yield pytest.param("GET", f"{url}?{query}", None, None, None, (422,),
                                id=f"query-{query}-{url.rsplit('/', 1)[-1]}")
+    for query in ("limit=0", "limit=-1", "limit=1001", "limit=x", "attempt_id=0", "attempt_id=x",
+                  "attempt_id=99999999999999999999", "step_id=Bad", "task_id=a--b",
+                  "page_cursor=garbage", "page_cursor=" + "a" * 1025, "page_cursor=e30.e30",
+                  "limit=%00"):
+        yield pytest.param("GET", f"{W}/jobs/j1/logs?{query}", None, None, None, (422,),
+                           id=f"query-{query[:40]}-logs")
+    for query in ("sort=name", "sort=source", "sort=drop%20table", "sort="):
+        yield pytest.param("GET", f"{W}/jobs/j1/results?{query}", None, None, None, (422,),
+                           id=f"query-{query}-results")
     for method, url in [("DELETE", f"{W}/jobs/j1/steps/train/tasks/t0"), ("POST", f"{W}/jobs/j1"),
                         ("PUT", f"{W}/jobs/j1"), ("PATCH", f"{W}/jobs"), ("GET", f"{W}/jobs/j1/cancel"),
-                        ("PUT", f"{W}/jobs/j1/steps/train/status"), ("TRACE", f"{W}/jobs")]:
+                        ("PUT", f"{W}/jobs/j1/steps/train/status"), ("TRACE", f"{W}/jobs"),
+                        ("DELETE", f"{W}/jobs/j1/results/r1"),
+                        ("PUT", f"{W}/jobs/j1/results/r1"),
+                        ("POST", f"{W}/jobs/j1/results/r1/download"),
+                        ("DELETE", f"{W}/jobs/j1/logs"), ("PUT", f"{W}/jobs/j1/logs"),
+                        ("POST", f"{W}/jobs/j1/results"),
+                        ("POST", "/apis/jobs/v2/execution-profiles")]:
         yield pytest.param(method, url, None, None, None, (405,), id=f"method-{method}-{url[len(W):]}")
     for url in ("/", "/apis", f"{W}", f"{W}/jobs/j1/steps/train/tasks/t0/x", "/admin",
                 "/apis/jobs/v1/workspaces/ws/jobs", "/%2e%2e/etc/passwd"):
@@ -132,8 +168,10 @@ def seeded(tmp_path_factory):
     path = tmp_path_factory.mktemp("hostile") / "hostile.db"
     migrate(str(path))
     client = create_app({"JOBS_DB": str(path)}).test_client()
-    client.post(f"{W}/jobs", json={"name": "j1", "platform_spec": {"steps": [{"name": "train"}]}})
+    client.post(f"{W}/jobs", json={"name": "j1", "platform_spec": platform_spec("train")})
     client.put(f"{W}/jobs/j1/steps/train/tasks/t0", json={"status": "active"})
+    client.post(f"{W}/jobs/j1/results/r1", json=VALID["create-result"])
+    client.post(f"{W}/jobs/j1/logs", json=VALID["append-logs"])
     return client, path
 
 
@@ -143,7 +181,8 @@ def fingerprint(path) -> tuple:
             """SELECT (SELECT count(*) || ':' || total(db_version) FROM jobs),
                       (SELECT count(*) || ':' || total(db_version) FROM steps),
                       (SELECT count(*) || ':' || total(db_version) FROM tasks),
-                      (SELECT count(*) FROM history)""").fetchone())
+                      (SELECT count(*) FROM history),
+                      (SELECT count(*) FROM results), (SELECT count(*) FROM logs)""").fetchone())
 
 
 @pytest.mark.parametrize("method,url,body,content_type,headers,expected", list(cases()))

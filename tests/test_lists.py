@@ -2,6 +2,8 @@
 
 import pytest
 
+from .conftest import EXECUTOR
+
 
 @pytest.fixture
 def jobs(api):
@@ -88,7 +90,8 @@ def test_steps_of_one_job_list_in_spec_order(api, jobs):
                            "step_spec", "status", "status_details", "error_details",
                            "created_at", "updated_at"}
     assert listed["job"] == "bravo" and listed["status"] == "active"
-    assert listed["step_spec"] == {"name": "prep"}
+    assert listed["step_spec"] == {"name": "prep", "executor": EXECUTOR, "config": {},
+                                   "lifecycle": {"staleness_timeout_seconds": 0}}
     assert response.json["sort"] == "created_at"
 
 
@@ -111,3 +114,103 @@ def test_steps_list_only_the_current_attempt(api, jobs):
 
 def test_steps_of_an_unknown_job_are_404(api, jobs):
     assert api.client.get(api.url("zulu", "steps")).status_code == 404
+
+
+# Upstream's list grammar: operator forms, time ranges, the workspace filter, sort by source.
+@pytest.mark.parametrize("query,expected", [
+    ("filter[name][$eq]=echo", ["echo"]),
+    ("filter[name][$in]=alpha,delta,zulu", ["alpha", "delta"]),
+    ("filter[name][$in]=alpha&filter[name][$in]=echo", ["alpha", "echo"]),
+    ("filter[name][$nin]=alpha,bravo", ["charlie", "delta", "echo"]),
+    ("filter[name][$like]=%25a", ["alpha", "delta"]),
+    ("filter[name][$like]=_r%25", ["bravo"]),
+    ("filter[name][$like]=A%25", []),  # case-sensitive, as on PostgreSQL
+    ("filter[source][$eq]=cli", ["bravo", "charlie"]),
+    ("filter[source][$in]=cli,nope", ["bravo", "charlie"]),
+    ("filter[source][$nin]=cli", ["alpha", "delta", "echo"]),
+    ("filter[source][$like]=s%25", ["alpha", "delta", "echo"]),
+    ("filter[source][$like]=s%25&filter[name][$nin]=delta&filter[project]=p1", ["alpha", "echo"]),
+    ("filter[workspace]=ws", ["alpha", "bravo", "charlie", "delta", "echo"]),
+    ("filter[workspace]=other", []),
+])
+def test_operator_filters(api, jobs, query, expected):
+    response = api.client.get(api.url() + f"?sort=name&{query}")
+    assert names(response) == expected
+    assert response.json["pagination"]["total_results"] == len(expected)
+
+
+def test_like_escapes_wildcards_with_a_backslash(api):
+    for name, source in (("j1", "a%b"), ("j2", "axb"), ("j3", "a_b")):
+        api.create_job(name, source=source)
+    like = lambda pattern: names(api.client.get(api.url(), query_string={
+        "sort": "name", "filter[source][$like]": pattern}))
+    assert like("a%b") == ["j1", "j2", "j3"]
+    assert like("a\\%b") == ["j1"]
+    assert like("a\\_b") == ["j3"]
+    lone = api.client.get(api.url(), query_string={"filter[source][$like]": "a\\"})
+    assert lone.status_code == 422
+
+
+def test_time_ranges(api, jobs):
+    listed = api.client.get(api.url() + "?sort=created_at").json["data"]
+    created = [job["created_at"] for job in listed]
+    between = api.client.get(api.url(), query_string={
+        "sort": "created_at", "filter[created_at][$gte]": created[1],
+        "filter[created_at][$lte]": created[3]})
+    assert names(between) == ["bravo", "charlie", "delta"]
+    # Any offset; the bound is the same instant.
+    same_instant = created[4][:-1] + "+00:00"
+    assert names(api.client.get(api.url(), query_string={
+        "filter[created_at][$gte]": same_instant})) == ["echo"]
+    updated = api.client.get(api.url("delta")).json["updated_at"]
+    assert names(api.client.get(api.url(), query_string={
+        "sort": "name", "filter[updated_at][$gte]": updated})) == ["delta"]
+    assert names(api.client.get(api.url(), query_string={
+        "filter[updated_at][$lte]": "2000-01-01T00:00:00Z"})) == []
+
+
+@pytest.mark.parametrize("sort,expected", [
+    ("source", ["bravo", "charlie", "alpha", "delta", "echo"]),
+    ("-source", ["alpha", "delta", "echo", "bravo", "charlie"]),
+])
+def test_sort_by_source_keeps_ties_in_creation_order(api, jobs, sort, expected):
+    assert names(api.client.get(api.url() + f"?sort={sort}")) == expected
+
+
+def test_the_answer_repeats_the_filters(api, jobs):
+    response = api.client.get(api.url(), query_string={
+        "filter[name][$in]": "alpha,bravo", "filter[source]": "cli",
+        "filter[source][$like]": "c%", "filter[created_at][$gte]": "2020-01-01T00:00:00Z",
+        "filter[workspace]": "ws"})
+    assert response.json["filter"] == {
+        "name": {"$in": ["alpha", "bravo"]}, "source": {"$eq": "cli", "$like": "c%"},
+        "created_at": {"$gte": "2020-01-01T00:00:00.000000Z"}, "workspace": "ws"}
+
+
+def test_steps_take_the_same_grammar(api, jobs):
+    listed = lambda q: [(s["job"], s["name"]) for s in
+                        api.client.get(api.url("-", "steps") + "?page_size=100&" + q).json["data"]]
+    assert listed("filter[name][$eq]=prep&filter[source][$in]=cli") == [
+        ("bravo", "prep"), ("charlie", "prep")]
+    assert listed("filter[name][$like]=tr%25&filter[workspace]=ws")[:1] == [("alpha", "train")]
+    assert listed("filter[workspace]=other") == []
+    assert api.client.get(api.url("-", "steps") + "?sort=source").status_code == 422
+
+
+@pytest.mark.parametrize("query,loc", [
+    ("filter[name][$gt]=a", ["query", "filter[name][$gt]"]),
+    ("filter[name][eq]=a", ["query", "filter[name][eq]"]),
+    ("filter[status][$in]=active", ["query", "filter[status][$in]"]),
+    ("filter[project][$like]=p%25", ["query", "filter[project][$like]"]),
+    ("filter[created_at][$eq]=2026-01-01T00:00:00Z", ["query", "filter[created_at][$eq]"]),
+    ("filter[created_at][$gte]=2026-01-01", ["query", "filter[created_at][$gte]"]),
+    ("filter[created_at]=2026-01-01T00:00:00Z", ["query", "filter[created_at]"]),
+    ("filter[updated_at][$lte]=soon", ["query", "filter[updated_at][$lte]"]),
+    ("filter[name][$in]=" + ",".join("x" * 101), ["query", "filter[name][$in]"]),
+    ("filter[source][$like]=a%5C", ["query", "filter[source][$like]"]),
+])
+def test_unknown_operators_and_bad_operands_are_422(api, jobs, query, loc):
+    for url in (api.url(), api.url("-", "steps")):
+        response = api.client.get(f"{url}?{query}")
+        assert response.status_code == 422, (url, response.json)
+        assert loc in [e["loc"] for e in response.json["detail"]]

@@ -15,6 +15,7 @@ import requests
 from app.db.schema import MIGRATIONS
 
 from .pg import PostgresServer
+from .conftest import platform_spec
 from .server import Server
 
 pytestmark = pytest.mark.slow
@@ -39,7 +40,7 @@ def stop_all(servers: list[Server]) -> None:
 
 def create_job(server: Server, name: str = "j1") -> None:
     response = requests.post(server.url + JOBS, timeout=10, json={
-        "name": name, "platform_spec": {"steps": [{"name": "train"}]}})
+        "name": name, "platform_spec": platform_spec("train")})
     assert response.status_code == 201, response.text
 
 

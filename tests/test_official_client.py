@@ -5,14 +5,21 @@ required actually sent (pydantic's `model_fields_set`), and refusals must surfac
 client's own exceptions.
 """
 
+import json
+from datetime import datetime, timedelta, timezone
+
 import pydantic
 import pytest
+import requests
 
 nemo_platform = pytest.importorskip("nemo_platform")
-from nemo_platform import NeMoPlatform, NotFoundError, UnprocessableEntityError  # noqa: E402
+from nemo_platform import (ConflictError, NeMoPlatform, NotFoundError,  # noqa: E402
+                           UnprocessableEntityError)
 from nemo_platform.types.jobs import (PlatformJobResponse, PlatformJobStep,  # noqa: E402
                                       PlatformJobStepWithContext, PlatformJobTask)
-from nemo_platform.types.shared import PlatformJobStatusResponse  # noqa: E402
+from nemo_platform.types.shared import (PlatformJobListResultResponse,  # noqa: E402
+                                        PlatformJobLog, PlatformJobResultResponse,
+                                        PlatformJobStatusResponse)
 
 from .server import running  # noqa: E402
 
@@ -33,10 +40,22 @@ def assert_complete(model: pydantic.BaseModel, kind: type) -> None:
                 assert_complete(item, type(item))
 
 
+PROFILES = [{"backend": "docker", "provider": "cpu", "profile": "default",
+             "config": {"default_task_image": "python:3.11"}},
+            {"backend": "kubernetes_job", "provider": "gpu", "profile": "a100",
+             "config": {"namespace": "train", "num_gpus": 8}}]
+ARTIFACT = b"\x00weights\xff" * 50_000  # 500 kB, binary
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("client")
-    with running(tmp / "client.db", tmp / "gunicorn.log", workers=2) as server:
+    (tmp / "profiles.json").write_text(json.dumps(PROFILES))
+    (tmp / "artifacts" / "compat" / "results-job" / "out").mkdir(parents=True)
+    (tmp / "artifacts" / "compat" / "results-job" / "out" / "model.bin").write_bytes(ARTIFACT)
+    env = {"JOBS_EXECUTION_PROFILES": str(tmp / "profiles.json"),
+           "JOBS_ARTIFACTS_DIR": str(tmp / "artifacts")}
+    with running(tmp / "client.db", tmp / "gunicorn.log", workers=2, env=env) as server:
         yield server
     assert "Traceback" not in server.log()
 
@@ -138,6 +157,99 @@ def test_details_pause_resume_cancel_delete(client):
     assert client.jobs.delete("lifecycle") is None
     with pytest.raises(NotFoundError):
         client.jobs.retrieve("lifecycle")
+
+
+def test_results_create_retrieve_list_and_download(client):
+    make_job(client, "results-job")
+    created = client.jobs.results.create(
+        "model", job="results-job", artifact_storage_type="fileset",
+        artifact_url="fileset://compat/results-job/out/model.bin")
+    assert_complete(created, PlatformJobResultResponse)
+    assert created.download_url.endswith("/jobs/results-job/results/model/download")
+    client.jobs.results.create("metrics", job="results-job", artifact_storage_type="fileset",
+                               artifact_url="fileset://compat/results-job/metrics.json")
+    assert_complete(client.jobs.results.retrieve("model", job="results-job"),
+                    PlatformJobResultResponse)
+    listed = client.jobs.results.list("results-job", sort="created_at")
+    assert_complete(listed, PlatformJobListResultResponse)
+    assert [r.name for r in listed.data] == ["model", "metrics"]
+    assert client.jobs.results.download("model", job="results-job").read() == ARTIFACT
+    with client.jobs.results.with_streaming_response.download("model", job="results-job") as r:
+        assert b"".join(r.iter_bytes(chunk_size=65536)) == ARTIFACT
+    with pytest.raises(NotFoundError):  # recorded, but no file there
+        client.jobs.results.download("metrics", job="results-job")
+    with pytest.raises(ConflictError):
+        client.jobs.results.create("model", job="results-job", artifact_storage_type="fileset",
+                                   artifact_url="fileset://compat/results-job/x")
+    with pytest.raises(UnprocessableEntityError):
+        client.jobs.results.create("evil", job="results-job", artifact_storage_type="fileset",
+                                   artifact_url="fileset://compat/results-job/../../etc/passwd")
+
+
+LOG_LINES, LOG_PAGE = 1234, 100
+
+
+def test_get_logs_auto_pagination_walks_every_page(client, server):
+    make_job(client, "logs-job")
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    lines = [{"job_step": "train" if i % 3 else "prep", "job_task": f"worker-{i % 2}",
+              "message": f"line {i:04d}",
+              "timestamp": (start + timedelta(milliseconds=i)).isoformat()}
+             for i in range(LOG_LINES)]
+    url = f"{server.url}/apis/jobs/v2/workspaces/compat/jobs/logs-job/logs"
+    for batch in range(0, LOG_LINES, 500):  # appends are at most 1,000 lines
+        appended = requests.post(url, json={"data": lines[batch:batch + 500]}, timeout=10)
+        assert appended.status_code == 201, appended.text
+
+    first = client.jobs.get_logs("logs-job", limit=LOG_PAGE)
+    assert first.total == LOG_LINES and first.prev_page == ""
+    pages = list(first.iter_pages())
+    walked = [entry for page in pages for entry in page.data]
+    assert len(pages) == -(-LOG_LINES // LOG_PAGE) == 13
+    assert [e.message for e in walked] == [line["message"] for line in lines]
+    for entry in walked[:5]:
+        assert_complete(entry, PlatformJobLog)
+    assert pages[-1].next_page == ""
+    # The same walk through the client's item iterator, with filters carried along.
+    train = [e.message for e in client.jobs.get_logs("logs-job", limit=50, step_id="train",
+                                                     task_id="worker-1")]
+    assert train == [l["message"] for l in lines
+                     if l["job_step"] == "train" and l["job_task"] == "worker-1"]
+    assert client.jobs.get_logs("logs-job", attempt_id=2).data == []
+    with pytest.raises(UnprocessableEntityError):
+        client.jobs.get_logs("logs-job", page_cursor="forged.cursor")
+
+
+def test_execution_profiles_listed_and_enforced(client):
+    profiles = client.jobs.list_execution_profiles()
+    assert [(p.backend, p.provider, p.profile) for p in profiles] == [
+        ("docker", "cpu", "default"), ("kubernetes_job", "gpu", "a100")]
+    assert profiles[1].config.namespace == "train"
+    with pytest.raises(UnprocessableEntityError) as raised:
+        client.jobs.create(name="no-profile", source="s", spec={}, platform_spec={"steps": [
+            {"name": "s1", "executor": {"provider": "gpu", "profile": "h100",
+                                        "container": {"image": "x"}}}]})
+    assert raised.value.body["detail"][0]["type"] == "unknown_execution_profile"
+
+
+def test_the_list_grammar_the_client_sends(client):
+    for name, source in (("grammar-a", "g-sdk"), ("grammar-b", "g-cli"), ("grammar-c", "g-cli")):
+        make_job(client, name, source=source)
+    names = lambda page: [job.name for job in page]
+    assert names(client.jobs.list(filter={"name": {"$in": ["grammar-a", "grammar-c"]}},
+                                  sort="created_at")) == ["grammar-a", "grammar-c"]
+    assert names(client.jobs.list(filter={"source": {"$like": "g-%"}, "name": {
+        "$nin": ["grammar-b"]}}, sort="created_at")) == ["grammar-a", "grammar-c"]
+    assert names(client.jobs.list(filter={"source": {"$eq": "g-cli"}}, sort="-source")) == [
+        "grammar-b", "grammar-c"]
+    created = client.jobs.retrieve("grammar-b").created_at
+    assert names(client.jobs.list(filter={"created_at": {"$gte": created, "$lte": created}})) == [
+        "grammar-b"]
+    assert names(client.jobs.list(filter={"workspace": "compat", "name": "grammar-a"})) == [
+        "grammar-a"]
+    assert names(client.jobs.list(filter={"workspace": "elsewhere"})) == []
+    ordered = names(client.jobs.list(filter={"source": {"$like": "g-%"}}, sort="source"))
+    assert ordered == ["grammar-b", "grammar-c", "grammar-a"]
 
 
 def test_the_client_authenticates_with_a_bearer_token(tmp_path):

@@ -12,6 +12,7 @@ import statemachine
 from app import create_app
 from app.docs import document
 
+from .conftest import EXECUTOR, platform_spec
 from .server import running
 
 SEED_COMPONENTS = ["PlatformJobTask", "PlatformJobTaskUpdate", "PlatformJobStatus",
@@ -43,6 +44,9 @@ class TestOpenAPI:
                         assert method.lower() in paths[path.replace("{action}", action)]
                     continue
                 operation = paths[path][method.lower()]
+                if "{workspace}" not in path:  # execution profiles: no input to refuse
+                    assert set(operation["responses"]) == {"200"}, (path, method)
+                    continue
                 assert {"404", "422"} <= set(operation["responses"]), (path, method)
 
     def test_the_seed_task_operation_keeps_its_id(self):
@@ -127,7 +131,7 @@ class TestCli:
         app = create_app({"JOBS_DB": str(tmp_path / "cli.db")})
         first = app.test_cli_runner().invoke(args=["init-db"])
         again = app.test_cli_runner().invoke(args=["init-db"])
-        assert first.exit_code == 0 and "applied 4 migration(s)" in first.output
+        assert first.exit_code == 0 and "applied 5 migration(s)" in first.output
         assert "applied 0 migration(s)" in again.output
 
     def test_machine(self, app):
@@ -137,9 +141,10 @@ class TestCli:
 
     def test_reap_stale(self, app, api):
         api.client.post(api.url(), json={"name": "j1", "platform_spec": {"steps": [
-            {"name": "quick", "lifecycle": {"staleness_timeout_seconds": 1}},
-            {"name": "slow", "lifecycle": {"staleness_timeout_seconds": 3600}},
-            {"name": "none"}]}})
+            {"name": "quick", "executor": EXECUTOR, "lifecycle": {"staleness_timeout_seconds": 1}},
+            {"name": "slow", "executor": EXECUTOR,
+             "lifecycle": {"staleness_timeout_seconds": 3600}},
+            {"name": "none", "executor": EXECUTOR}]}})
         for step in ("quick", "slow", "none"):
             api.put_task("j1", step, "t0", {"status": "active"})
         api.put_task("j1", "quick", "t1", {"status": "paused"})  # paused cannot become error
@@ -169,7 +174,7 @@ class TestCli:
 def metric(text: str, name: str, **labels) -> float:
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+        if line.startswith((name + "{", name + " ")) and all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -185,6 +190,39 @@ def test_metrics_in_one_process(api):
     assert metric(text, "jobs_http_request_duration_seconds_count", route=route) >= 2
 
 
+def test_metrics_cover_results_logs_and_profiles(api, tmp_path, app):
+    app.config["JOBS_ARTIFACTS_DIR"] = str(tmp_path / "art")
+    (tmp_path / "art" / "ws" / "j1").mkdir(parents=True)
+    (tmp_path / "art" / "ws" / "j1" / "out.txt").write_text("x")
+    api.create_job("j1")
+    for name, path in (("r1", "out.txt"), ("r2", "missing.txt")):
+        api.client.post(api.url("j1", "results", name), json={
+            "artifact_storage_type": "fileset", "artifact_url": f"fileset://ws/j1/{path}"})
+        with api.client.get(api.url("j1", "results", name, "download")):
+            pass
+    api.client.post(api.url("j1", "logs"), json={"data": [
+        {"job_step": "train", "job_task": "t0", "message": m} for m in ("a", "b")]})
+    api.client.get(api.url("j1", "logs"))
+    api.client.get(api.url("j1", "results"))
+    api.client.get("/apis/jobs/v2/execution-profiles")
+    text = api.client.get("/metrics").get_data(as_text=True)
+    for route, method, status in [
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<job>/results/<name>", "POST", "201"),
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<job>/results/<name>/download", "GET",
+             "200"),
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<job>/results/<name>/download", "GET",
+             "404"),
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<name>/results", "GET", "200"),
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<name>/logs", "POST", "201"),
+            ("/apis/jobs/v2/workspaces/<workspace>/jobs/<name>/logs", "GET", "200"),
+            ("/apis/jobs/v2/execution-profiles", "GET", "200")]:
+        assert metric(text, "jobs_http_requests_total", route=route, method=method,
+                      status=status) >= 1, route
+    assert metric(text, "jobs_log_lines_appended_total") >= 2
+    assert metric(text, "jobs_result_downloads_total", outcome="sent") >= 1
+    assert metric(text, "jobs_result_downloads_total", outcome="missing") >= 1
+
+
 @pytest.mark.slow
 def test_metrics_add_up_across_gunicorn_workers(tmp_path):
     import requests
@@ -193,7 +231,7 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
         for i in range(30):
             assert requests.get(f"{server.url}/health/live", timeout=5).ok
         base = f"{server.url}/apis/jobs/v2/workspaces/ws/jobs"
-        requests.post(base, json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+        requests.post(base, json={"name": "j1", "platform_spec": platform_spec("s1")})
         for status in ("active", "completed", "active"):
             requests.put(f"{base}/j1/steps/s1/tasks/t0", json={"status": status}, timeout=5)
         text = requests.get(f"{server.url}/metrics", timeout=5).text

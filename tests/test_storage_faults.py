@@ -21,6 +21,7 @@ import requests
 from app.db import migrate
 
 from .needs import unavailable
+from .conftest import platform_spec
 from .server import ROOT, Server
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,7 @@ def remount(path, mode: str) -> None:
 
 def create_job(server: Server) -> None:
     response = requests.post(server.url + JOBS, timeout=10,
-                             json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+                             json={"name": "j1", "platform_spec": platform_spec("s1")})
     assert response.status_code == 201, response.text
 
 
@@ -159,7 +160,7 @@ def test_a_write_lock_held_15_s_by_another_program(tmp_path):
         first_read = requests.get(server.url + JOBS, timeout=5)
         with ThreadPoolExecutor(2) as pool:
             write = pool.submit(requests.post, server.url + JOBS, timeout=30,
-                                json={"name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+                                json={"name": "j1", "platform_spec": platform_spec("s1")})
             reads = []
             while not write.done():
                 started = time.monotonic()
@@ -171,7 +172,7 @@ def test_a_write_lock_held_15_s_by_another_program(tmp_path):
         ready_during = requests.get(server.url + "/health/ready", timeout=5)
         holder.wait(30)
         created = requests.post(server.url + JOBS, timeout=30, json={
-            "name": "j1", "platform_spec": {"steps": [{"name": "s1"}]}})
+            "name": "j1", "platform_spec": platform_spec("s1")})
         time.sleep(1.1)  # past the readiness probe's pause
         ready_after = requests.get(server.url + "/health/ready", timeout=5)
     finally:

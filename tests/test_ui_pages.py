@@ -13,6 +13,8 @@ import pytest
 from app import create_app
 from app.db import migrate
 
+from .conftest import platform_spec
+
 APP = Path(__file__).resolve().parent.parent / "app"
 ASSETS = sorted(p for folder in ("templates/ui", "static/ui") for p in (APP / folder).iterdir())
 JOB_PAGE = "/ui/workspaces/team-a/jobs/train-llm"
@@ -105,7 +107,7 @@ def test_with_tokens_on_pages_come_without_one_and_carry_no_data(tmp_path):
                          "TESTING": True}).test_client()
     created = client.post("/apis/jobs/v2/workspaces/team-a/jobs", headers={
         "Authorization": f"Bearer {token}"}, json={
-        "name": "secret-job", "description": "classified", "platform_spec": {"steps": [{"name": "s1"}]}})
+        "name": "secret-job", "description": "classified", "platform_spec": platform_spec("s1")})
     assert created.status_code == 201
     listing = client.get("/ui/?workspace=team-a")
     assert listing.status_code == 200 and "secret-job" not in listing.get_data(as_text=True)

@@ -5,6 +5,8 @@ Each migration is a list of statements; `{id_pk}` is the dialect's auto-numbered
 applied once and never renamed.
 """
 
+import secrets
+
 
 def _index(table: str, *columns: str, unique: bool = False, name: str | None = None) -> str:
     name = name or "idx_{}_{}".format(table, "_".join(c.split()[0] for c in columns))
@@ -63,8 +65,41 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         _index("history", "entity_id", "seq"),
         _index("history", "job_id", "seq"),
     ]),
+    ("m005_results_and_logs", [
+        """CREATE TABLE results (
+            seq {id_pk}, job_id TEXT NOT NULL, workspace TEXT NOT NULL,
+            project TEXT NOT NULL, name TEXT NOT NULL, artifact_storage_type TEXT NOT NULL,
+            artifact_url TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT,
+            updated_at TEXT NOT NULL, updated_by TEXT)""",
+        _index("results", "job_id", "name", unique=True),
+        _index("results", "job_id", "created_at"),
+        _index("results", "job_id", "updated_at"),
+        # `attempt` is the attempt's number (1, 2 after one rerun, ...), as readers ask for
+        # it; `at` is the line's own timestamp (`timestamp` is a keyword in PostgreSQL).
+        """CREATE TABLE logs (
+            seq {id_pk}, job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+            job_step TEXT NOT NULL, job_task TEXT NOT NULL, message TEXT NOT NULL,
+            at TEXT NOT NULL, received_at TEXT NOT NULL)""",
+        # A page is a range of one of these, already in (at, seq) order: a job's lines, one
+        # step's, or one task's. received_at serves retention.
+        _index("logs", "job_id", "attempt", "at", "seq", name="idx_logs_job"),
+        _index("logs", "job_id", "attempt", "job_step", "at", "seq", name="idx_logs_step"),
+        _index("logs", "job_id", "attempt", "job_task", "at", "seq", name="idx_logs_task"),
+        _index("logs", "received_at"),
+        # Keys the service makes for itself, one per database: every host sharing the
+        # database signs and checks log cursors with the same key.
+        """CREATE TABLE service_keys (
+            seq {id_pk}, name TEXT NOT NULL, value TEXT NOT NULL)""",
+        _index("service_keys", "name", unique=True),
+        "INSERT INTO service_keys (name, value) VALUES ('log-cursor', '{new_key}')",
+        # Lists sorted by source (ascending and descending, ties in creation order).
+        _index("jobs", "workspace", "source"),
+        _index("jobs", "workspace", "source DESC", name="idx_jobs_workspace_source_desc"),
+    ]),
 ]
 
 
 def statements(migration: list[str], dialect) -> list[str]:
-    return [statement.replace("{id_pk}", dialect.id_pk) for statement in migration]
+    """The migration in the dialect's spelling; `{new_key}` is a fresh random secret."""
+    return [statement.replace("{id_pk}", dialect.id_pk)
+            .replace("{new_key}", secrets.token_hex(32)) for statement in migration]

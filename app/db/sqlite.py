@@ -73,6 +73,7 @@ class Database(sqlite_utils.Database):
         # file keeps its size, so a commit's fsync does not have to grow it.
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as PostgreSQL's: case matters
         super().__init__(conn, execute_plugins=False)
         self.target, self.timeout_ms = path, int(timeout_ms)
         # Callbacks for what a transaction announces once it has committed.

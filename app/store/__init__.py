@@ -9,6 +9,8 @@ schema on each call and are kept for migrations.
 from .jobs import (act, create_job, delete_job, get_job, job_history, merge_status_details,
                    rerun, status_tree)
 from .lists import list_jobs, list_steps
+from .logs import append_logs, cursor_key, prune_logs, read_logs
+from .results import create_result, get_result, list_results
 from .reaper import reap_stale
 from .steps import get_step, update_step_status
 from .tasks import get_task, list_tasks, put_task, task_history
@@ -17,4 +19,6 @@ __all__ = [
     "act", "create_job", "delete_job", "get_job", "get_step", "get_task", "list_jobs",
     "list_steps", "list_tasks", "merge_status_details", "put_task", "rerun", "status_tree",
     "update_step_status", "job_history", "task_history", "reap_stale",
+    "append_logs", "cursor_key", "prune_logs", "read_logs",
+    "create_result", "get_result", "list_results",
 ]

@@ -70,7 +70,8 @@ def job_history(db, workspace: str, name: str, page_number: int, size: int) -> d
 
 
 def delete_job(db, workspace: str, name: str, if_match=None) -> None:
-    """Remove the job with every attempt's steps, their tasks, and the job's history."""
+    """Remove the job with every attempt's steps, their tasks, the job's history, results
+    (the records; artifact files are the workers') and log lines."""
     with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
@@ -78,6 +79,8 @@ def delete_job(db, workspace: str, name: str, if_match=None) -> None:
                    (job["id"],))
         db.execute("DELETE FROM steps WHERE job_id = ?", (job["id"],))
         db.execute("DELETE FROM history WHERE job_id = ?", (job["id"],))
+        db.execute("DELETE FROM results WHERE job_id = ?", (job["id"],))
+        db.execute("DELETE FROM logs WHERE job_id = ?", (job["id"],))
         db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
 
 

@@ -11,7 +11,12 @@ _ORDER = {
     "created_at": "{t}.created_at ASC", "-created_at": "{t}.created_at DESC",
     "updated_at": "{t}.updated_at ASC", "-updated_at": "{t}.updated_at DESC",
     "name": "{t}.name ASC", "-name": "{t}.name DESC",
+    "source": "{t}.source ASC", "-source": "{t}.source DESC",
 }
+# Upstream's operator forms, `<field>__<op>` in a loaded query (schemas/query.py).
+_OPERATORS = {"eq": "{c} = ?", "gte": "{c} >= ?", "lte": "{c} <= ?",
+              "like": "{c} LIKE ? ESCAPE '\\'",  # `\` escapes, on SQLite and PostgreSQL
+              "in": "{c} IN ({marks})", "nin": "{c} NOT IN ({marks})"}
 
 
 def _where(filters: dict, columns: dict[str, str]) -> tuple[list[str], list]:
@@ -27,6 +32,33 @@ def _where(filters: dict, columns: dict[str, str]) -> tuple[list[str], list]:
             clauses.append(f"{column} = ?")
             params.append(value)
     return clauses, params
+
+
+def _operator_where(query: dict, columns: dict[str, str]) -> tuple[list[str], list]:
+    """`filter[field][$op]` clauses; times are compared as stored text (fixed width, UTC)."""
+    clauses, params = [], []
+    for key, value in query.items():
+        field, _, op = key.partition("__")
+        if not op or field not in columns:
+            continue
+        values = value if isinstance(value, list) else [value]
+        clauses.append(_OPERATORS[op].format(c=columns[field],
+                                             marks=", ".join("?" for _ in values)))
+        params += values
+    return clauses, params
+
+
+def _echo(query: dict) -> dict:
+    """The filters as the answer repeats them, in upstream's shape."""
+    echo = {k: query[k] for k in ("status", "project", "name", "source", "job", "workspace")
+            if k in query}
+    for key, value in query.items():
+        field, _, op = key.partition("__")
+        if op:
+            plain = echo.get(field)
+            echo[field] = {**(plain if isinstance(plain, dict) else
+                              {} if plain is None else {"$eq": plain}), f"${op}": value}
+    return echo
 
 
 def _order_by(alias: str, sort: str) -> str:
@@ -53,14 +85,18 @@ def _page(db, base: str, clauses: list[str], params: list, alias: str, query: di
         "data": rows,
         "pagination": pagination(query["page"], size, len(rows), total),
         "sort": query["sort"],
-        "filter": {k: query[k] for k in ("status", "project", "name", "source", "job")
-                   if k in query},
+        "filter": _echo(query),
     }
 
 
 def list_jobs(db, workspace: str, query: dict) -> dict:
     clauses, params = _where(query, {"status": "j.status", "project": "j.project",
-                                     "name": "j.name", "source": "j.source"})
+                                     "name": "j.name", "source": "j.source",
+                                     "workspace": "j.workspace"})
+    more, more_params = _operator_where(query, {
+        "name": "j.name", "source": "j.source", "created_at": "j.created_at",
+        "updated_at": "j.updated_at"})
+    clauses, params = clauses + more, params + more_params
     return _page(db, "jobs j", ["j.workspace = ?", *clauses], [workspace, *params], "j",
                  query, "j.*")
 
@@ -72,7 +108,12 @@ _STEP_COLUMNS = """s.seq, s.id, j.name AS job, s.attempt_id, j.fileset, s.name, 
 def list_steps(db, workspace: str, job: str, query: dict) -> dict:
     """The current attempt's steps of one job, or of every job in the workspace (`-`)."""
     clauses, params = _where(query, {"status": "s.status", "project": "s.project",
-                                     "name": "s.name", "source": "j.source", "job": "j.name"})
+                                     "name": "s.name", "source": "j.source", "job": "j.name",
+                                     "workspace": "s.workspace"})
+    more, more_params = _operator_where(query, {
+        "name": "s.name", "source": "j.source", "created_at": "s.created_at",
+        "updated_at": "s.updated_at"})
+    clauses, params = clauses + more, params + more_params
     if job == "-":
         scope, scope_params = ["s.workspace = ?"], [workspace]
     else:
