@@ -92,6 +92,8 @@ def test_a_full_disk_answers_503_until_space_is_freed(as_root, tmp_path):
             # Every acknowledged write is readable while the disk is still full.
             found = sum(requests.get(task_url(server, name), timeout=10).json()["status_details"]
                         == sent for name, sent in acked.items())
+            counted = re.search(r'^jobs_storage_faults_total\{kind="disk_full"\} (\S+)$',
+                                requests.get(server.url + "/metrics", timeout=10).text, re.M)
             filler.unlink()
             after = requests.put(task_url(server, "after"), json={"status": "active"}, timeout=30)
             ready_after = requests.get(server.url + "/health/ready", timeout=10)
@@ -103,6 +105,7 @@ def test_a_full_disk_answers_503_until_space_is_freed(as_root, tmp_path):
     assert details == {"The database's disk is full: free space on it. Nothing was written."}
     assert ready_during.status_code == 503 and ready_during.json()["database"] == "disk_full"
     assert found == len(acked) > 10
+    assert counted and float(counted.group(1)) == codes[503]
     assert after.status_code == 200 and ready_after.status_code == 200
     began, cleared = fault_lines(log, "disk_full")
     assert len(began) == 1 and len(cleared) == 1, (began, cleared)
