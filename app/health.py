@@ -19,8 +19,8 @@ def live():
 @bp.get("/health/ready")
 def ready():
     """200 when the database answers and no storage fault is known; 503 naming the fault
-    while one lasts. Cheap: a read, plus (only during a fault, at most once a second) a
-    probe of whether it is over, so readiness turns 200 by itself when it is."""
+    while one lasts. Cheap: a read, plus (only during a fault) a probe of whether it is
+    over that writes nothing, so readiness turns 200 by itself when it is."""
     target = current_app.config["JOBS_DB"]
     episodes = faults.episodes(target)
     fault = episodes.current()
