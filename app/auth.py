@@ -3,7 +3,8 @@
 The file holds only SHA-256 hashes of tokens. It is read once, when the app is made; a
 malformed file stops the start with a message that says what is wrong. Without the
 variable, authentication is off and the log says so. Health, metrics and docs stay open;
-every /apis request needs `Authorization: Bearer <token>`.
+every /apis request needs `Authorization: Bearer <token>`, except one that names no route of
+the API, which gets its 404 (or 405) like any other.
 """
 
 import hashlib
@@ -100,6 +101,11 @@ def init_app(app: Flask) -> None:
         g.principal = None
         if not request.path.startswith("/apis/"):
             return None
+        if request.url_rule is None:
+            # No such route (404) or method (405): routing answers that, the same to every
+            # caller. It depends only on the route table, which /openapi.json publishes,
+            # never on what a workspace holds, so it tells no one which workspaces exist.
+            return None
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _refuse(401, "A bearer token is required: 'Authorization: Bearer <token>'.")
@@ -108,7 +114,7 @@ def init_app(app: Flask) -> None:
             return _refuse(401, "The bearer token is not valid.", "invalid_token")
         workspace = (request.view_args or {}).get("workspace")
         if workspace is None:  # execution profiles: any valid token may read them
-            allowed = request.method in READ_METHODS and request.url_rule is not None
+            allowed = request.method in READ_METHODS
         else:
             allowed = grant.may(workspace, request.method)
         if not allowed:

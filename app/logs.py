@@ -9,8 +9,9 @@ from schemas.logs import (LogAppendedSchema, LogAppendSchema, LogLineInSchema, L
 
 from . import metrics, store
 from .db import connect, migrate
-from .docs import BODY_ERRORS, components, documented, json_answer
-from .http import check_names, db, json_body, load, query_args
+from .docs import (BODY_ERRORS, ERRORS, IF_NONE_MATCH, UNCHANGED, components, documented,
+                   json_answer, polled_answer)
+from .http import check_names, conditional, db, json_body, load, query_args
 
 bp = Blueprint("logs", __name__)
 _append = LogAppendSchema()
@@ -59,13 +60,14 @@ def append_logs(workspace, name):
 
 @documented(bp, "get", "/workspaces/<workspace>/jobs/<name>/logs",
             "A page of a job's log lines, in timestamp order",
-            ok=("200", json_answer("PlatformJobLogPage", "A page")), query=QUERY)
+            ok=("200", polled_answer("PlatformJobLogPage", "A page")), query=QUERY,
+            errors={**ERRORS, **UNCHANGED}, headers=[IF_NONE_MATCH])
 def read_logs(workspace, name):
     check_names(workspace=workspace, name=name)
     query = query_args(_query)
     page = store.read_logs(db(), workspace, name, query, _key(),
                            current_app.config["JOBS_LOG_RETENTION_DAYS"])
-    return jsonify(_page.dump(page))
+    return conditional(jsonify(_page.dump(page)))  # pollers ask again with If-None-Match
 
 
 @click.command("prune-logs")

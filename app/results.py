@@ -11,9 +11,11 @@ from schemas.results import (ResultCreateSchema, ResultListQuerySchema, ResultLi
 
 from . import metrics, store
 from .artifacts import ArtifactRefused, open_artifact
-from .docs import BODY_ERRORS, ERRORS, IF_MATCH, components, documented, json_answer
+from .docs import (BODY_ERRORS, ERRORS, IF_MATCH, IF_NONE_MATCH, UNCHANGED, components,
+                   documented, json_answer, polled_answer)
 from .errors import NotFound, PreconditionFailed, RequestValidationError
-from .http import check_names, db, if_match, json_body, load, principal, query_args
+from .http import (check_names, conditional, db, if_match, json_body, load, principal,
+                   query_args)
 
 bp = Blueprint("results", __name__)
 _create = ResultCreateSchema()
@@ -56,12 +58,13 @@ def create_result(workspace, job, name):
 
 
 @documented(bp, "get", "/workspaces/<workspace>/jobs/<name>/results", "List a job's results",
-            ok=("200", json_answer("PlatformJobListResultResponse", "Every result")), query=[SORT])
+            ok=("200", polled_answer("PlatformJobListResultResponse", "Every result")),
+            query=[SORT], errors={**ERRORS, **UNCHANGED}, headers=[IF_NONE_MATCH])
 def list_results(workspace, name):
     check_names(workspace=workspace, name=name)
     sort = query_args(_query)["sort"]
     results = store.list_results(db(), workspace, name, sort)
-    return jsonify(_list.dump({"data": [_answer(r) for r in results]}))
+    return conditional(jsonify(_list.dump({"data": [_answer(r) for r in results]})))
 
 
 @documented(bp, "get", "/workspaces/<workspace>/jobs/<job>/results/<name>", "Get a result",

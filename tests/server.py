@@ -49,7 +49,8 @@ class Server:
             try:
                 requests.get(self.url + "/apis/jobs/v2/workspaces/ws/jobs/probe", timeout=1)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or too slow to answer on a busy machine: ask again.
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gunicorn did not answer in {timeout}s:\n{self.log()}")

@@ -134,6 +134,33 @@ def test_403_reads_the_same_whether_or_not_the_workspace_exists(secured):
     assert answers[0].get_data() == answers[1].get_data()
 
 
+# Paths and methods the API does not have, in a workspace with data, one without access for
+# most callers, and one that does not exist.
+NO_ROUTE = [
+    ("GET", "/apis/jobs/v2/workspaces/{ws}/jobs/j1/nothing", 404),
+    ("POST", "/apis/jobs/v2/workspaces/{ws}/jobs/j1/steps/s1/nothing", 404),
+    ("GET", "/apis/jobs/v2/workspaces/{ws}", 404),
+    ("GET", "/apis/jobs/v3/workspaces/{ws}/jobs", 404),
+    ("DELETE", "/apis/jobs/v2/workspaces/{ws}/jobs/j1/logs", 405),
+    ("POST", "/apis/jobs/v2/execution-profiles", 405),
+]
+
+
+@pytest.mark.parametrize("method, path, status", NO_ROUTE, ids=lambda v: str(v))
+@pytest.mark.parametrize("principal", HEADERS)
+def test_a_route_the_api_does_not_have_is_404_for_every_caller(secured, principal, method, path,
+                                                              status):
+    """Not a 403 for a valid token, nor a 401 without one: the answer comes from the route
+    table alone, so it is the same in every workspace and says nothing of what exists."""
+    answers = []
+    for ws in ("team-a", "team-b", "team-c"):
+        with secured.open(path.format(ws=ws), method=method, headers=HEADERS[principal]) as r:
+            assert r.status_code == status and r.mimetype == "application/json", r.data
+            assert "WWW-Authenticate" not in r.headers
+            answers.append((r.get_data(), r.headers.get("Allow")))
+    assert answers[0] == answers[1] == answers[2]
+
+
 def test_principals_are_recorded_and_created_by_never_changes(secured):
     base = "/apis/jobs/v2/workspaces/team-a/jobs/j1/steps/s1/tasks/t5"
     created = secured.put(base, json={"status": "active"}, headers=HEADERS["writer-a"]).json

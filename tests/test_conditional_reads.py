@@ -1,5 +1,5 @@
-"""Reads that pollers repeat answer 304 while nothing changed, and a page of jobs' steps
-comes in one request."""
+"""Reads that pollers repeat (the dashboard's: the tree, the lists, a job's log lines and its
+results) answer 304 while nothing changed, and a page of jobs' steps comes in one request."""
 
 import pytest
 
@@ -21,11 +21,25 @@ def move_step(api):
     assert response.status_code == 200
 
 
+def append_line(api):
+    response = api.client.post(api.url("j1", "logs"), json={"data": [
+        {"job_step": "train", "job_task": "w0", "message": "epoch 1"}]})
+    assert response.status_code == 201
+
+
+def record_result(api):
+    response = api.client.post(api.url("j1", "results", "weights"), json={
+        "artifact_storage_type": "fileset", "artifact_url": f"fileset://{api.ws}/j1/model.bin"})
+    assert response.status_code == 201
+
+
 # (what is polled, its url, a write that changes it)
 POLLED = [
     ("tree", lambda api: api.url("j1", "status"), report_progress),
     ("jobs", lambda api: api.url() + "?filter[status]=created,active", report_progress),
     ("steps", lambda api: api.url("-", "steps") + "?filter[job]=j1", move_step),
+    ("logs", lambda api: api.url("j1", "logs") + "?limit=1000", append_line),
+    ("results", lambda api: api.url("j1", "results"), record_result),
 ]
 
 

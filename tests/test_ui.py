@@ -2,14 +2,18 @@
 
 One browser and one server per module; each test works in its own workspace, so none sees
 another's jobs. Waits are Playwright's (they poll the page), bounded by the 2 s the
-dashboard promises for live changes.
+dashboard promises for live changes. Log lines and results reach the page the way workers
+send them, through the service's own endpoints, with artifact files under the server's
+JOBS_ARTIFACTS_DIR.
 """
 
 import hashlib
 import itertools
 import json
 import os
+import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -36,7 +40,9 @@ def browser():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ui")
-    with running(folder / "jobs.db", folder / "gunicorn.log", workers=2) as server:
+    with running(folder / "jobs.db", folder / "gunicorn.log", workers=2,
+                 env={"JOBS_ARTIFACTS_DIR": str(folder / "artifacts")}) as server:
+        server.artifacts = folder / "artifacts"
         yield server
 
 
@@ -54,8 +60,8 @@ def page(browser):
 class Service:
     """The JSON API of one workspace, as workers and controllers call it."""
 
-    def __init__(self, url: str, workspace: str, token: str | None = None):
-        self.url, self.ws = url, workspace
+    def __init__(self, server, workspace: str, token: str | None = None):
+        self.url, self.artifacts, self.ws = server.url, server.artifacts, workspace
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     def api(self, *parts: str) -> str:
@@ -82,6 +88,31 @@ class Service:
     def job(self, name) -> dict:
         return requests.get(self.api(name), headers=self.headers, timeout=10).json()
 
+    def append_logs(self, job, *messages: str, step="train", task="worker-0", at=None) -> None:
+        """`at(n)`: the n-th line's timestamp (by default, when it arrives)."""
+        for start in range(0, len(messages), 1000):  # the most one append takes
+            lines = [{"job_step": step, "job_task": task, "message": m,
+                      **({"timestamp": at(start + n)} if at else {})}
+                     for n, m in enumerate(messages[start:start + 1000])]
+            response = requests.post(self.api(job, "logs"), json={"data": lines},
+                                     headers=self.headers, timeout=30)
+            assert response.status_code == 201, response.text
+
+    def create_result(self, job, name, path: str, content: bytes) -> dict:
+        """A worker's result: the file written under JOBS_ARTIFACTS_DIR, then recorded."""
+        file = self.artifacts / self.ws / path
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(content)
+        response = requests.post(self.api(job, "results", name), headers=self.headers, timeout=10,
+                                 json={"artifact_storage_type": "fileset",
+                                       "artifact_url": f"fileset://{self.ws}/{path}"})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def act(self, job, action) -> None:
+        response = requests.post(self.api(job, action), headers=self.headers, timeout=10)
+        assert response.status_code == 200, response.text
+
     def list_page(self) -> str:
         return f"{self.url}/ui/?workspace={self.ws}"
 
@@ -91,7 +122,7 @@ class Service:
 
 @pytest.fixture
 def service(server):
-    return Service(server.url, f"ws-{next(_workspaces)}")
+    return Service(server, f"ws-{next(_workspaces)}")
 
 
 def task_row(page, step: str, task: str):
@@ -148,7 +179,7 @@ def test_the_job_page_shows_steps_in_order_with_their_tasks(page, service):
     stack.locator("summary").click()
     expect(stack.locator("pre")).to_have_text("Traceback ...\nMemoryError")
     expect(page.locator(".step", has_text="evaluate")).to_contain_text("No tasks reported yet.")
-    # The log and result endpoints answer 404 here: quiet empty states, no error.
+    # No lines and no results yet: quiet empty states, no error.
     expect(page.locator("#no-logs")).to_be_visible()
     expect(page.locator("#no-results")).to_be_visible()
     expect(page.locator("#problem")).to_be_hidden()
@@ -218,61 +249,130 @@ def test_what_clients_report_is_shown_as_text_never_markup(page, service):
     service.put_task("evil", "train", "worker-0", {
         "status": "error", "status_details": {"note": HOSTILE}, "error_details": {HOSTILE: 1},
         "error_stack": HOSTILE})
-    logs = {"data": [{"job": "evil", "job_step": "train", "job_task": "worker-0",
-                      "message": HOSTILE, "timestamp": "2026-11-28T17:00:00Z"}],
-            "next_page": "", "prev_page": "", "total": 1}
-    results = {"data": [{"name": "weights", "job": "evil", "workspace": service.ws, "project": "",
-                         "artifact_storage_type": "fileset", "artifact_url": HOSTILE,
-                         "download_url": "javascript:window.pwned=1",
-                         "created_at": "2026-11-28T17:00:00Z", "updated_at": "2026-11-28T17:00:00Z"}]}
-    page.route("**/jobs/evil/logs?*", lambda route: route.fulfill(json=logs))
-    page.route("**/jobs/evil/results", lambda route: route.fulfill(json=results))
+    service.append_logs("evil", HOSTILE, f"{HOSTILE} again")
     page.goto(service.job_page("evil"))
-    expect(page.locator("#logs")).to_contain_text(HOSTILE)
-    expect(page.locator("#results")).to_contain_text(HOSTILE)
+    expect(page.locator("#logs")).to_contain_text(f"train/worker-0 {HOSTILE}\n")
+    expect(page.locator("#logs")).to_contain_text(f"train/worker-0 {HOSTILE} again")
     page.locator("summary").click()
     for shown in (page.locator(".meta"), page.locator(".step .kv").first,
                   page.locator(".kv.bad"), page.locator(".stack")):
         expect(shown).to_contain_text(HOSTILE)
+    # A line appended while the page is open goes in the same way.
+    service.append_logs("evil", f"live {HOSTILE}")
+    expect(page.locator("#logs")).to_contain_text(f"live {HOSTILE}", timeout=LIVE_MS)
     assert page.locator("#main img, #main script").count() == 0
-    assert page.locator("#results a").count() == 0  # not this service's path: no link
     assert page.evaluate("window.pwned") is None
 
 
-def test_logs_and_results_panels_read_the_shapes_of_the_contract(page, service):
-    """Those endpoints live on another branch; their answers are played from the contract."""
-    service.create_job("done", steps=("train",))
-    line = lambda n: {"job": "done", "job_step": "train", "job_task": "worker-0",  # noqa: E731
-                      "message": f"line {n}", "timestamp": f"2026-11-28T17:00:{n:02d}Z"}
-    pages = {"": {"data": [line(n) for n in range(3)], "next_page": "c2", "prev_page": "", "total": 5},
-             "c2": {"data": [line(n) for n in range(3, 5)], "next_page": "", "prev_page": "c1", "total": 5}}
-    seen = []
+def test_a_result_links_only_to_this_services_own_download_path(page, service):
+    """The service never answers such a result (artifact URLs follow a strict grammar and
+    download_url is its own path), so this one is played to the page: if some proxy or
+    future change did, the URL would still be text and no link would lead elsewhere."""
+    service.create_job("odd", steps=("train",))
+    result = {"name": "weights", "job": "odd", "workspace": service.ws, "project": "",
+              "artifact_storage_type": "fileset", "artifact_url": HOSTILE,
+              "created_at": "2026-11-28T17:00:00Z", "updated_at": "2026-11-28T17:00:00Z"}
+    played = {"data": [{**result, "name": name, "download_url": url} for name, url in [
+        ("script", "javascript:window.pwned=1"), ("elsewhere", "https://example.com/apis/x"),
+        ("not-the-api", "/ui/"), ("broken", "http://[")]]}
+    page.route("**/jobs/odd/results", lambda route: route.fulfill(json=played))
+    page.goto(service.job_page("odd"))
+    expect(page.locator("#results li")).to_have_count(4)
+    expect(page.locator("#results li").first).to_contain_text(HOSTILE)
+    assert page.locator("#results a, #main img, #main script").count() == 0
+    assert page.evaluate("window.pwned") is None
 
-    def logs(route):
-        cursor = dict(p.split("=", 1) for p in route.request.url.split("?", 1)[1].split("&")).get("page_cursor", "")
-        seen.append(cursor)
-        route.fulfill(json=pages[cursor])
 
-    download = f"/apis/jobs/v2/workspaces/{service.ws}/jobs/done/results/weights/download"
-    results = {"data": [{"name": "weights", "job": "done", "workspace": service.ws, "project": "",
-                         "artifact_storage_type": "fileset",
-                         "artifact_url": f"fileset://{service.ws}/done/model.bin",
-                         "download_url": download, "created_at": "2026-11-28T17:00:00Z",
-                         "updated_at": "2026-11-28T17:00:00Z"}]}
-    page.route("**/jobs/done/logs?*", logs)
-    page.route("**/jobs/done/results", lambda route: route.fulfill(json=results))
-    page.goto(service.job_page("done"))
-    expect(page.locator("#logs")).to_have_text(
-        "\n".join(f"2026-11-28T17:00:{n:02d}Z train/worker-0 line {n}" for n in range(5)))
-    expect(page.locator("#results li")).to_contain_text(f"weights fileset://{service.ws}/done/model.bin")
-    expect(page.get_by_role("link", name="Download")).to_have_attribute("href", download)
+def log_reads(page) -> list:
+    """Every answer to the page's log reads, as they come."""
+    answers = []
+    page.on("response", lambda r: answers.append(r) if "/logs?" in r.url else None)
+    return answers
+
+
+def query(response) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.url).query).items()}
+
+
+def test_log_lines_a_worker_appends_show_within_two_seconds_without_a_reload(page, service):
+    service.create_job("chatty", steps=("train",))
+    service.append_logs("chatty", "loading data", "epoch 1 loss=0.91", task="worker-0")
+    answers = log_reads(page)
+    page.goto(service.job_page("chatty"))
+    logs = page.locator("#logs")
+    expect(logs).to_have_text(re.compile(r"^[\d:]+ train/worker-0 loading data\n"
+                                         r"[\d:]+ train/worker-0 epoch 1 loss=0\.91$"))
     expect(page.locator("#no-logs")).to_be_hidden()
-    # Later polls ask again from the last page only, not from the start.
-    for _ in range(30):
-        if len(seen) >= 3:
+    page.evaluate("window.stillTheSamePage = true")
+    service.append_logs("chatty", "epoch 2 loss=0.72", task="worker-1")
+    expect(logs).to_contain_text("train/worker-1 epoch 2 loss=0.72", timeout=LIVE_MS)
+    service.append_logs("chatty", "epoch 3 loss=0.55", task="worker-0")
+    expect(logs).to_have_text(re.compile(r"loss=0\.72\n[\d:]+ train/worker-0 epoch 3 loss=0\.55$"),
+                              timeout=LIVE_MS)
+    assert page.evaluate("window.stillTheSamePage") is True
+    # While nothing is appended, a poll is a 304 with no lines in it.
+    since = len(answers)
+    for _ in range(50):
+        if any(r.status == 304 for r in answers[since:]):
             break
         page.wait_for_timeout(100)
-    assert seen[:2] == ["", "c2"] and set(seen[2:]) == {"c2"}
+    assert [r.status for r in answers[since:]][:1] == [304]
+    # A rerun starts a new attempt, whose logs start empty.
+    service.act("chatty", "cancel")
+    service.act("chatty", "rerun")
+    expect(page.locator("#no-logs")).to_be_visible(timeout=LIVE_MS)
+    service.append_logs("chatty", "attempt 2 begins")
+    expect(logs).to_have_text(re.compile(r"^[\d:]+ train/worker-0 attempt 2 begins$"),
+                              timeout=LIVE_MS)
+
+
+def test_a_long_log_shows_its_newest_lines_and_polls_stay_small(page, service):
+    """2,500 lines: two full pages, then a last page of 500 that is trimmed so that later
+    polls ask from a cursor 200 lines from the end."""
+    service.create_job("long", steps=("train",))
+    at = lambda n: f"2026-11-28T17:{n // 60 % 60:02d}:{n % 60:02d}.{n:06d}Z"  # noqa: E731
+    service.append_logs("long", *(f"line {n}" for n in range(2500)), at=at)
+    answers = log_reads(page)
+    page.goto(service.job_page("long"))
+    logs = page.locator("#logs")
+    expect(logs).to_contain_text("train/worker-0 line 2499")
+    shown = logs.inner_text().split("\n")
+    assert len(shown) == 200 and shown[0].endswith(" line 2300"), shown[:2]
+    # The walk from the start, the last page of 500 trimmed, then the newest 200 again.
+    reads = [(query(r).get("page_cursor", ""), query(r)["limit"], len(r.json()["data"]))
+             for r in answers[:5]]
+    assert [read[1:] for read in reads] == [
+        ("1000", 1000), ("1000", 1000), ("1000", 500), ("300", 300), ("1000", 200)]
+    cursors = [read[0] for read in reads]
+    assert cursors[0] == "" and cursors[3] == cursors[2] and len(set(cursors)) == 4
+    # New lines (stamped after the last) come on the poll of that last short page, which
+    # later polls ask for again and again from the same cursor.
+    service.append_logs("long", *(f"new {n}" for n in range(3)), at=lambda n: at(2500 + n))
+    expect(logs).to_contain_text("train/worker-0 new 2", timeout=LIVE_MS)
+    shown = logs.inner_text().split("\n")
+    assert len(shown) == 200 and shown[0].endswith(" line 2303") and shown[-1].endswith(" new 2")
+    later = answers[5:]
+    assert later and {query(r)["page_cursor"] for r in later} == {cursors[4]}
+    assert all(r.status == 304 or len(r.json()["data"]) <= 400 for r in later)
+
+
+def test_a_result_shows_within_two_seconds_and_downloads_its_bytes(page, service):
+    service.create_job("trained", steps=("train",))
+    page.goto(service.job_page("trained"))
+    expect(page.locator("#no-results")).to_be_visible()
+    content = bytes(range(256)) * 300 + b"\x00end"  # not text, not a round size
+    service.create_result("trained", "weights", "trained/checkpoints/model.bin", content)
+    item = page.locator("#results li")
+    expect(item).to_contain_text("weights Download", timeout=LIVE_MS)
+    expect(item.locator("code")).to_have_text(
+        f"fileset://{service.ws}/trained/checkpoints/model.bin")
+    link = item.get_by_role("link", name="Download")
+    expect(link).to_have_attribute(
+        "href", f"/apis/jobs/v2/workspaces/{service.ws}/jobs/trained/results/weights/download")
+    with page.expect_download() as saved:
+        link.click()
+    assert saved.value.suggested_filename == "model.bin"
+    assert Path(saved.value.path()).read_bytes() == content
 
 
 def test_a_missing_job_says_so_without_data(page, service):
@@ -282,7 +382,8 @@ def test_a_missing_job_says_so_without_data(page, service):
 
 
 def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
-    """Also what `docs/dashboard.png` shows: JOBS_UI_SCREENSHOT=<path> saves the picture."""
+    """Also what `docs/dashboard.png` shows (with log lines and a result, sent as workers
+    send them): JOBS_UI_SCREENSHOT=<path> saves the picture."""
     service.ws = "team-a"  # the name the README's picture shows
     service.create_job("train-llm", steps=("prepare", "train", "evaluate"),
                        description="Fine-tune a 7B model on the support tickets")
@@ -305,8 +406,20 @@ def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
         "status": "error", "error_details": {"message": "CUDA out of memory", "gpu": 3},
         "error_stack": "Traceback (most recent call last):\n  File \"train.py\", line 88, in step\n"
                        "    loss.backward()\ntorch.OutOfMemoryError: CUDA out of memory"})
+    for task, lines in [
+            ("download", ["fetched 120 files (14.2 GiB) from fileset team-a/support-tickets"]),
+            ("tokenize", ["48,000,000 tokens written to shards 0-15"]),
+            ("worker-0", ["epoch 1 step 1200 loss=0.631 lr=2.0e-5", "epoch 2 step 2400 loss=0.455",
+                          "epoch 3 step 3600 loss=0.412"]),
+            ("worker-3", ["torch.OutOfMemoryError: CUDA out of memory on GPU 3 (79.2 GiB in use)"])]:
+        step = "prepare" if task in ("download", "tokenize") else "train"
+        service.append_logs("train-llm", *lines, step=step, task=task)
+    service.create_result("train-llm", "checkpoint-epoch-2",
+                          "train-llm/checkpoints/epoch-2.safetensors", b"weights" * 1000)
     page.goto(service.job_page("train-llm"))
     expect(page.locator(".tasks tbody tr")).to_have_count(6)
+    expect(page.locator("#logs")).to_contain_text("GPU 3")
+    expect(page.locator("#results li")).to_contain_text("checkpoint-epoch-2")
     task_row(page, "train", "worker-3").locator("summary").click()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     if os.environ.get("JOBS_UI_SCREENSHOT"):
@@ -328,8 +441,10 @@ def guarded(tmp_path_factory):
         {"principal": who, "sha256": hashlib.sha256(TOKENS[who].encode()).hexdigest(),
          "workspaces": spaces, "role": role} for who, spaces, role in GRANTS]}))
     with running(folder / "jobs.db", folder / "gunicorn.log", workers=1,
-                 env={"JOBS_AUTH_TOKENS": str(tokens)}) as server:
-        Service(server.url, "team-a", TOKENS["writer-a"]).create_job("secret-job")
+                 env={"JOBS_AUTH_TOKENS": str(tokens),
+                      "JOBS_ARTIFACTS_DIR": str(folder / "artifacts")}) as server:
+        server.artifacts = folder / "artifacts"
+        Service(server, "team-a", TOKENS["writer-a"]).create_job("secret-job")
         yield server
 
 
@@ -368,3 +483,24 @@ def test_with_tokens_on_a_reader_sees_the_job_but_may_not_act(page, guarded):
     page.get_by_role("button", name="Forget token").click()
     expect(page.locator("#token-form")).to_be_visible()
     expect(page.locator("#jobs tbody tr")).to_have_count(0)
+
+
+def test_with_tokens_on_a_download_is_fetched_with_the_bearer_token(page, guarded):
+    """A plain link cannot carry the header (the service would answer 401), so the page
+    fetches the bytes with it and saves them; a refusal shows the service's words."""
+    worker = Service(guarded, "team-a", TOKENS["writer-a"])
+    content = os.urandom(100_003)
+    made = worker.create_result("secret-job", "weights", "secret-job/model.safetensors", content)
+    worker.create_result("secret-job", "gone", "secret-job/gone.bin", b"soon deleted")
+    (guarded.artifacts / "team-a" / "secret-job" / "gone.bin").unlink()
+    assert requests.get(guarded.url + made["download_url"], timeout=10).status_code == 401
+    page.goto(f"{guarded.url}/ui/workspaces/team-a/jobs/secret-job")
+    give_token(page, TOKENS["reader-a"])
+    weights = page.locator("#results li", has_text="weights")
+    with page.expect_download() as saved:
+        weights.get_by_role("link", name="Download").click()
+    assert saved.value.suggested_filename == "model.safetensors"
+    assert Path(saved.value.path()).read_bytes() == content
+    page.locator("#results li", has_text="gone").get_by_role("link", name="Download").click()
+    expect(page.locator("#action-said")).to_have_text(
+        "Download failed: The artifact of result 'gone' for job 'secret-job' is not there.")

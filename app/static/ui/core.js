@@ -127,14 +127,18 @@ const ui = (() => {
   const pad = (n) => String(n).padStart(2, "0");
   function clock(d) { return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; }
 
-  // A timestamp in local time, the day left out when it is today; the exact UTC value is
-  // kept in `datetime` and `title`.
-  function time(iso) {
+  // A timestamp as text in local time, the day left out when it is today.
+  function when(iso) {
     const d = new Date(iso);
-    if (!iso || isNaN(d)) return h("time", {}, iso || "");
+    if (!iso || isNaN(d)) return String(iso || "");
     const day = (t) => `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
-    const today = day(d) === day(new Date());
-    return h("time", {datetime: iso, title: iso}, today ? clock(d) : `${day(d)} ${clock(d)}`);
+    return day(d) === day(new Date()) ? clock(d) : `${day(d)} ${clock(d)}`;
+  }
+
+  // The same in a <time>, the exact UTC value kept in `datetime` and `title`.
+  function time(iso) {
+    if (!iso || isNaN(new Date(iso))) return h("time", {}, when(iso));
+    return h("time", {datetime: iso, title: iso}, when(iso));
   }
 
   // The status as a word; the colour only repeats it.
@@ -152,5 +156,5 @@ const ui = (() => {
       h("dd", {}, typeof value[key] === "string" ? value[key] : JSON.stringify(value[key])))));
   }
 
-  return {h, call, get, says, problem, start, refresh, time, badge, details, token, STATUSES};
+  return {h, call, get, says, problem, start, refresh, when, time, badge, details, token, STATUSES};
 })();

@@ -9,12 +9,13 @@
   const {workspace, name} = $("main").dataset;
   const base = `${encodeURIComponent(workspace)}/jobs/${encodeURIComponent(name)}`;
   const KEEP = 200;  // log lines shown
+  const PAGE = 1000;  // log lines a read asks for, the most the API gives
 
   let tree = null, treeTag = null, job = null, shape = "", history = new Map();
   let logs = fresh(), results = {tag: null, list: [], wait: 0, shown: null};
   const open = new Set();  // keys of the <details> a reader opened, kept across redraws
 
-  function fresh() { return {cursor: "", tag: null, older: [], tail: [], wait: 0, shown: null}; }
+  function fresh() { return {cursor: "", tag: null, older: [], tail: [], trim: 0, wait: 0, shown: null}; }
 
   async function tick() {
     const answer = await ui.get(base + "/status", treeTag);
@@ -109,36 +110,48 @@
       h("li", {}, ui.badge(e.to), " ", ui.time(e.at), e.by ? h("span", {class: "quiet"}, " by ", e.by) : null)));
   }
 
-  // Logs are read from the start of the last page seen onwards; lines already on screen
-  // come again only from that page. Not there (404, or 403 for a route this service does
-  // not have while tokens are on): said quietly, asked again now and then. The tree already
-  // told whether the token may read this workspace, so these two never lock the page.
+  // Log lines come in (timestamp, arrival) order, a page after a cursor. The last page
+  // has no next_page, so its lines come back by asking again with the cursor it started at:
+  // a 304 while none were appended, the page with the new ones after it otherwise. Past
+  // 2 x KEEP lines on that page, one read of all but the newest KEEP moves the cursor up, so
+  // a poll carries at most that many. The API reads forward only, so a first visit walks
+  // the pages from the start, 20 a tick, and shows the lines once it reached the end. A line
+  // stamped earlier than the cursor (a worker's clock far behind) shows after a reload.
+  // Not there, or refused (the tree already said whether the token may read this job):
+  // said quietly, asked again now and then.
   async function readLogs() {
     if (logs.wait > 0) { logs.wait--; return; }
-    for (let pages = 0; pages < 20; pages++) {
+    let behind = false;
+    for (let pages = 0; ; pages++) {
+      if (pages === 20) { behind = true; break; }
       const cursor = logs.cursor ? "&page_cursor=" + encodeURIComponent(logs.cursor) : "";
-      const answer = await ui.call("GET", `${base}/logs?limit=1000${cursor}`, logs.tag);
+      const limit = logs.trim || PAGE;
+      const answer = await ui.call("GET", `${base}/logs?limit=${limit}${cursor}`, logs.trim ? null : logs.tag);
       if (answer.status === 304) break;
       if (answer.status === 422 && logs.cursor) { logs = fresh(); continue; }  // a stale cursor
       if (!answer.ok || !answer.body || !Array.isArray(answer.body.data)) {
         logs = {...fresh(), wait: 5};
         break;
       }
-      if (answer.body.next_page) {
-        logs.older = logs.older.concat(answer.body.data).slice(-KEEP);
-        [logs.cursor, logs.tag] = [answer.body.next_page, null];
+      const {data, next_page: next} = answer.body;
+      if (next) {  // lines we will not ask for again: keep the newest of them
+        logs.older = logs.older.concat(data).slice(-KEEP);
+        [logs.cursor, logs.tag, logs.tail, logs.trim] = [next, null, [], 0];
         continue;
       }
-      [logs.tail, logs.tag] = [answer.body.data, answer.etag];
-      break;
+      [logs.tail, logs.tag] = [data, answer.etag];
+      if (logs.trim || data.length <= 2 * KEEP) { logs.trim = 0; break; }
+      logs.trim = data.length - KEEP;
     }
-    const text = logs.older.concat(logs.tail).slice(-KEEP).map((l) =>
-      `${l.timestamp} ${l.job_step}/${l.job_task} ${l.message}`).join("\n");
+    if (behind && logs.shown) return;  // still on the way to the end: keep what is shown
+    const pre = $("logs"), lines = behind ? [] : logs.older.concat(logs.tail).slice(-KEEP);
+    const text = lines.map((l) => `${ui.when(l.timestamp)} ${l.job_step}/${l.job_task} ${l.message}`).join("\n");
     if (text === logs.shown) return;
     logs.shown = text;
-    const pre = $("logs"), atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.textContent = text;
     pre.hidden = !text;
+    $("no-logs").textContent = behind ? "Reading the log…" : "No logs.";
     $("no-logs").hidden = Boolean(text);
     if (atEnd) pre.scrollTop = pre.scrollHeight;
   }
@@ -148,32 +161,42 @@
     const answer = await ui.call("GET", base + "/results", results.tag);
     if (answer.status === 304) return;
     const ok = answer.ok && answer.body && Array.isArray(answer.body.data);
-    [results.list, results.tag, results.wait] = ok ? [answer.body.data, answer.etag, 1] : [[], null, 5];
+    [results.list, results.tag, results.wait] = ok ? [answer.body.data, answer.etag, 0] : [[], null, 5];
     const key = JSON.stringify(results.list);
     if (key === results.shown) return;
     results.shown = key;
     $("results").replaceChildren(...results.list.map((r) => h("li", {},
-      h("strong", {}, String(r.name)), " ", h("code", {}, String(r.artifact_url || "")), " ",
-      download(r), " ", h("span", {class: "quiet"}, ui.time(r.created_at)))));
+      h("strong", {}, String(r.name)), " ", download(r), " ", h("span", {class: "quiet"}, ui.time(r.created_at)),
+      " ", h("code", {}, String(r.artifact_url || "")))));
     $("results").hidden = !results.list.length;
     $("no-results").hidden = Boolean(results.list.length);
   }
 
-  // Only this service's own download path becomes a link. With a token the link fetches
-  // with it, since a plain link cannot carry an Authorization header.
+  // Only this service's own download path becomes a link, saved under the artifact's file
+  // name. With a token the link fetches with it, since a plain link cannot carry an
+  // Authorization header, and a refusal shows the service's words.
   function download(result) {
     let url;
     try { url = new URL(String(result.download_url), location.href); } catch (e) { return null; }
     if (url.origin !== location.origin || !url.pathname.startsWith("/apis/")) return null;
-    const link = h("a", {href: url.pathname + url.search, download: String(result.name)}, "Download");
+    const file = String(result.artifact_url || "").split("/").pop() || String(result.name);
+    const link = h("a", {href: url.pathname + url.search, download: file}, "Download");
     link.addEventListener("click", async (event) => {
       if (!ui.token()) return;
       event.preventDefault();
-      const response = await fetch(link.href, {headers: {Authorization: "Bearer " + ui.token()}});
-      if (!response.ok) { say(`Download failed: the service answered ${response.status}.`); return; }
+      say("");
+      let response;
+      try {
+        response = await fetch(link.href, {headers: {Authorization: "Bearer " + ui.token()}, credentials: "omit"});
+      } catch (e) { response = {status: 0, ok: false}; }
+      if (!response.ok) {
+        let body = null;
+        try { body = await response.json(); } catch (e) { body = null; }
+        say("Download failed: " + ui.says({status: response.status, body}));
+        return;
+      }
       const blob = URL.createObjectURL(await response.blob());
-      const save = h("a", {href: blob, download: String(result.name)});
-      save.click();
+      h("a", {href: blob, download: file}).click();
       setTimeout(() => URL.revokeObjectURL(blob), 10000);
     });
     return link;
