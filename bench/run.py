@@ -11,6 +11,8 @@
 
 Needs `wrk` (Debian package `wrk`). Servers run under gunicorn with the same settings
 (default: 2 sync workers, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
+The service also reads its own gunicorn.conf.py, as deployed: Prometheus counts go through
+the multiprocess metrics folder, as in production.
 """
 
 import argparse
@@ -37,6 +39,7 @@ from app.db import connect, migrate  # noqa: E402
 from app.store import create_job, put_task  # noqa: E402
 
 CONNECTIONS, THREADS = 16, 2
+SERVICE_CONFIG = str(ROOT / "gunicorn.conf.py")
 GUNICORN = {"workers": 2, "worker_class": "sync", "threads": 1}  # set from the command line
 
 
@@ -51,14 +54,16 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn with the same settings for the service and the control app."""
 
-    def __init__(self, module: str, db: Path | str | None = None, chdir: Path = ROOT):
+    def __init__(self, module: str, db: Path | str | None = None, chdir: Path = ROOT,
+                 config: str = os.devnull):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "JOBS_DB": str(db)} if db else dict(os.environ)
         self.log = tempfile.TemporaryFile()
-        # The same command line for both apps (the databases are migrated by seeding).
+        # The same worker settings for both apps; the service also gets its own
+        # gunicorn.conf.py (multiprocess metrics folder and hooks), as deployed.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", os.devnull,
+            [sys.executable, "-m", "gunicorn", "--config", config,
              "--workers", str(GUNICORN["workers"]), "--worker-class", GUNICORN["worker_class"],
              "--threads", str(GUNICORN["threads"]),
              "--bind", f"127.0.0.1:{self.port}", "--no-control-socket", module],
@@ -153,7 +158,7 @@ def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
     db = fresh_db(tmp, "put")
     seed(db, jobs, tasks)
     control = Gunicorn("control_app:app", chdir=BENCH)
-    service = Gunicorn("wsgi:app", db=db)
+    service = Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)
     results = {"bare Flask": [], "service": []}
     try:
         for r in range(rounds):
@@ -216,9 +221,10 @@ def bench_backends(tmp: Path, rounds: int, seconds: int) -> None:
         db = fresh_db(tmp, "backends")
         seed(db, jobs, tasks)
         setups = {
-            "SQLite, 1 host": [Gunicorn("wsgi:app", db=db)],
-            "PostgreSQL, 1 host": [Gunicorn("wsgi:app", db=url)],
-            "PostgreSQL, 3 hosts": [Gunicorn("wsgi:app", db=url) for _ in range(3)],
+            "SQLite, 1 host": [Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)],
+            "PostgreSQL, 1 host": [Gunicorn("wsgi:app", db=url, config=SERVICE_CONFIG)],
+            "PostgreSQL, 3 hosts": [Gunicorn("wsgi:app", db=url, config=SERVICE_CONFIG)
+                                    for _ in range(3)],
         }
         results = {name: [] for name in setups}
         try:
@@ -257,7 +263,7 @@ def bench_scale(tmp: Path, seconds: int) -> None:
         started = time.perf_counter()
         seed(db, jobs, tasks)
         seeded = time.perf_counter() - started
-        service = Gunicorn("wsgi:app", db=db)
+        service = Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)
         try:
             put = wrk(service.url, "mix.lua", seconds, env)
             get = wrk(service.url, "get.lua", seconds, env)
@@ -290,7 +296,7 @@ def bench_reads(tmp: Path) -> None:
     for j in range(1, 10_001):  # 10,000 more jobs, so page 1,000 of 10 exists
         create_job(db, "bench", {**spec, "name": f"list-{j}"}, None)
     db.close()
-    service = Gunicorn("wsgi:app", db=db_path)
+    service = Gunicorn("wsgi:app", db=db_path, config=SERVICE_CONFIG)
     base = f"{service.url}/apis/jobs/v2/workspaces/bench/jobs"
     try:
         rows = [
