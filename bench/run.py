@@ -12,7 +12,8 @@
 Needs `wrk` (Debian package `wrk`). Servers run under gunicorn with the same settings
 (default: 2 sync workers, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
 The service also reads its own gunicorn.conf.py, as deployed: Prometheus counts go through
-the multiprocess metrics folder, as in production.
+the multiprocess metrics folder, as in production. The PUT mix also reports the servers' CPU
+time per request (from /proc), which a busy shared machine disturbs far less than req/s.
 """
 
 import argparse
@@ -82,11 +83,40 @@ class Gunicorn:
         self.process.terminate()
         self.process.wait(20)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the master and its workers, from /proc
+        (None elsewhere). Per request, it is steadier than req/s on a shared machine: time
+        lost waiting for a core is not in it."""
+        if not os.path.isdir("/proc"):
+            return None
+        ticks = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(entry) == self.process.pid or int(fields[1]) == self.process.pid:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
 
 def settings() -> str:
     g = GUNICORN
     return (f"gunicorn --workers {g['workers']} --worker-class {g['worker_class']} "
             f"--threads {g['threads']}, wrk -t{THREADS} -c{CONNECTIONS}")
+
+
+def wrk_cpu(server: Gunicorn, script: str, seconds: int, env: dict) -> dict:
+    """wrk's figures, and the server's CPU µs per request (NaN where /proc is missing)."""
+    before = server.cpu_seconds()
+    figures = wrk(server.url, script, seconds, env)
+    after = server.cpu_seconds()
+    figures["cpu_us"] = (float("nan") if before is None
+                         else (after - before) / max(figures["requests"], 1) * 1e6)
+    return figures
 
 
 def wrk(url: str, script: str, seconds: int, env: dict) -> dict:
@@ -164,23 +194,27 @@ def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
         for r in range(rounds):
             order = [("bare Flask", control), ("service", service)]
             for name, server in (order if r % 2 == 0 else order[::-1]):
-                results[name].append(wrk(server.url, "mix.lua", seconds, env))
+                results[name].append(wrk_cpu(server, "mix.lua", seconds, env))
     finally:
         control.stop()
         service.stop()
     print(f"\n## PUT task mix: {rounds} interleaved rounds of {seconds} s, {settings()}\n")
-    print("| server | round | req/s | p50 ms | p99 ms | 422 (planned illegal sent) | other non-2xx |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | "
+          "422 (planned illegal sent) | other non-2xx |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         for i, f in enumerate(runs, 1):
             print(f"| {name} | {i} | {f['rps']:.0f} | {f['p50_us'] / 1000:.2f} | "
-                  f"{f['p99_us'] / 1000:.2f} | {f['got_422']:.0f} ({f['illegal_sent']:.0f}) | "
+                  f"{f['p99_us'] / 1000:.2f} | {f['cpu_us']:.0f} | "
+                  f"{f['got_422']:.0f} ({f['illegal_sent']:.0f}) | "
                   f"{f['got_other_non2xx'] + f['socket_errors']:.0f} |")
     ratios = [s["rps"] / c["rps"] for s, c in zip(results["service"], results["bare Flask"])]
     med = {n: statistics.median(f["rps"] for f in runs) for n, runs in results.items()}
+    cpu = {n: statistics.median(f["cpu_us"] for f in runs) for n, runs in results.items()}
     print(f"\nmedian req/s: service {med['service']:.0f}, bare Flask {med['bare Flask']:.0f}; "
           f"ratio of medians {med['service'] / med['bare Flask']:.2f}, "
-          f"median of per-round ratios {statistics.median(ratios):.2f}")
+          f"median of per-round ratios {statistics.median(ratios):.2f}; median server CPU "
+          f"µs per request: service {cpu['service']:.0f}, bare Flask {cpu['bare Flask']:.0f}")
 
 
 def wrk_spread(urls: list[str], script: str, seconds: int, env: dict) -> dict:
