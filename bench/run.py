@@ -2,6 +2,8 @@
 
     python bench/run.py                 # everything (about 5 minutes on 2 cores)
     python bench/run.py --only put      # PUT mix vs bare Flask, interleaved rounds
+    python bench/run.py --only put --baseline ../other-checkout  # and another revision's
+                                        # service in the same rounds: before/after in one run
     python bench/run.py --only scale    # PUT/GET p50 at 1k, 100k, 1M tasks
     python bench/run.py --only reads    # status tree of a 1,000-task job; job list pages
     python bench/run.py --only store    # the store alone, with and without fsync per commit
@@ -182,22 +184,30 @@ def fresh_db(tmp: Path, name: str) -> Path:
 
 # ---- the benchmarks ---------------------------------------------------------------------
 
-def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
+def bench_put(tmp: Path, rounds: int, seconds: int, baseline: Path | None = None) -> None:
+    """The PUT mix against the service and bare Flask; with `baseline` (a checkout of another
+    revision), that revision's service too, on its own copy of the same seed, in the same
+    interleaved rounds: a before/after measured in one run."""
     jobs, tasks = 100, 10
     env = {"BENCH_JOBS": str(jobs), "BENCH_TASKS": str(tasks)}
     db = fresh_db(tmp, "put")
     seed(db, jobs, tasks)
-    control = Gunicorn("control_app:app", chdir=BENCH)
-    service = Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)
-    results = {"bare Flask": [], "service": []}
+    servers = {"bare Flask": Gunicorn("control_app:app", chdir=BENCH),
+               "service": Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)}
     try:
-        for r in range(rounds):
-            order = [("bare Flask", control), ("service", service)]
-            for name, server in (order if r % 2 == 0 else order[::-1]):
-                results[name].append(wrk_cpu(server, "mix.lua", seconds, env))
+        if baseline is not None:
+            db_base = fresh_db(tmp, "put-baseline")
+            seed(db_base, jobs, tasks)
+            servers["service (baseline)"] = Gunicorn(
+                "wsgi:app", db=db_base, chdir=baseline, config=str(baseline / "gunicorn.conf.py"))
+        results = {name: [] for name in servers}
+        names = list(servers)
+        for r in range(rounds):  # each server goes first in turn
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                results[name].append(wrk_cpu(servers[name], "mix.lua", seconds, env))
     finally:
-        control.stop()
-        service.stop()
+        for server in servers.values():
+            server.stop()
     print(f"\n## PUT task mix: {rounds} interleaved rounds of {seconds} s, {settings()}\n")
     print("| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | "
           "422 (planned illegal sent) | other non-2xx |")
@@ -208,13 +218,23 @@ def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
                   f"{f['p99_us'] / 1000:.2f} | {f['cpu_us']:.0f} | "
                   f"{f['got_422']:.0f} ({f['illegal_sent']:.0f}) | "
                   f"{f['got_other_non2xx'] + f['socket_errors']:.0f} |")
-    ratios = [s["rps"] / c["rps"] for s, c in zip(results["service"], results["bare Flask"])]
     med = {n: statistics.median(f["rps"] for f in runs) for n, runs in results.items()}
     cpu = {n: statistics.median(f["cpu_us"] for f in runs) for n, runs in results.items()}
-    print(f"\nmedian req/s: service {med['service']:.0f}, bare Flask {med['bare Flask']:.0f}; "
-          f"ratio of medians {med['service'] / med['bare Flask']:.2f}, "
-          f"median of per-round ratios {statistics.median(ratios):.2f}; median server CPU "
-          f"µs per request: service {cpu['service']:.0f}, bare Flask {cpu['bare Flask']:.0f}")
+    print()
+    for name in [n for n in results if n != "bare Flask"]:
+        ratios = [s["rps"] / c["rps"] for s, c in zip(results[name], results["bare Flask"])]
+        print(f"median req/s: {name} {med[name]:.0f}, bare Flask {med['bare Flask']:.0f}; "
+              f"ratio of medians {med[name] / med['bare Flask']:.2f}, "
+              f"median of per-round ratios {statistics.median(ratios):.2f}; median server CPU "
+              f"µs per request: {name} {cpu[name]:.0f}, bare Flask {cpu['bare Flask']:.0f}")
+    if baseline is not None:
+        def per_round(key):
+            values = [s[key] / b[key] for s, b in zip(results["service"],
+                                                     results["service (baseline)"])]
+            return (", ".join(f"{v:.2f}" for v in values)
+                    + f" (median {statistics.median(values):.2f})")
+        print(f"service / baseline, round by round: req/s {per_round('rps')}; "
+              f"p99 {per_round('p99_us')}; server CPU per request {per_round('cpu_us')}")
 
 
 def wrk_spread(urls: list[str], script: str, seconds: int, env: dict) -> dict:
@@ -401,6 +421,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--baseline", type=Path,
+                        help="put: also run the service of this checkout (e.g. made by `git "
+                             "worktree add` of another revision) in the same rounds")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
                         help="postgresql: the PUT mix on both backends, one and three hosts")
     args = parser.parse_args()
@@ -415,7 +438,7 @@ def main() -> None:
             bench_backends(tmp, args.rounds, args.seconds)
             return
         if args.only in (None, "put"):
-            bench_put(tmp, args.rounds, args.seconds)
+            bench_put(tmp, args.rounds, args.seconds, args.baseline)
         if args.only in (None, "scale"):
             bench_scale(tmp, args.seconds)
         if args.only in (None, "reads"):
