@@ -42,17 +42,21 @@ class _Cell:
 
 
 class Counter:
+    """A counter with labels, as prometheus_client's; label values are made strings once,
+    when a set of them is first seen, as its labels() does."""
+
     def __init__(self, name: str, documentation: str, labelnames: list[str]):
         self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
         self.base = name[:-len("_total")] if name.endswith("_total") else name
-        self.children: dict[tuple, tuple[_Cell, float]] = {}  # labels -> (cell, created)
+        self.children: dict[tuple, tuple] = {}  # labels as given -> (cell, created, labels)
 
     def cell(self, labelvalues: tuple) -> _Cell:
         found = self.children.get(labelvalues)
         if found is None:
-            key = mmap_key(self.base, self.base + "_total", self.labelnames, labelvalues,
+            labels = tuple(str(v) for v in labelvalues)
+            key = mmap_key(self.base, self.base + "_total", self.labelnames, labels,
                            self.documentation)
-            found = self.children[labelvalues] = (_Cell(key, "counter"), time.time())
+            found = self.children[labelvalues] = (_Cell(key, "counter"), time.time(), labels)
         return found[0]
 
     def inc(self, labelvalues: tuple, amount: float = 1.0) -> None:
@@ -63,34 +67,37 @@ class Counter:
 
     def collect(self) -> CounterMetricFamily:
         family = CounterMetricFamily(self.base, self.documentation, labels=self.labelnames)
-        for labelvalues, (cell, created) in self.children.items():
-            family.add_metric(labelvalues, cell.value, created=created)
+        for cell, created, labels in self.children.values():
+            family.add_metric(labels, cell.value, created=created)
         return family
 
 
 class Histogram:
+    """A histogram with labels, as prometheus_client's (buckets counted one by one, summed
+    up when collected)."""
+
     def __init__(self, name: str, documentation: str, labelnames: list[str], buckets: tuple):
         self.name, self.documentation, self.labelnames = name, documentation, tuple(labelnames)
         self.bounds = tuple(float(b) for b in buckets) + (float("inf"),)
-        self.children: dict[tuple, tuple[list[_Cell], _Cell, float]] = {}
+        self.children: dict[tuple, tuple] = {}  # -> (bucket cells, sum cell, created, labels)
 
     def child(self, labelvalues: tuple) -> tuple:
         found = self.children.get(labelvalues)
         if found is None:
-            names = self.labelnames + ("le",)
+            labels, names = tuple(str(v) for v in labelvalues), self.labelnames + ("le",)
             buckets = [_Cell(mmap_key(self.name, self.name + "_bucket", names,
-                                      labelvalues + (floatToGoString(b),), self.documentation),
+                                      labels + (floatToGoString(b),), self.documentation),
                              "histogram")
                        for b in self.bounds]
-            total = _Cell(mmap_key(self.name, self.name + "_sum", self.labelnames, labelvalues,
+            total = _Cell(mmap_key(self.name, self.name + "_sum", self.labelnames, labels,
                                    self.documentation), "histogram")
-            found = self.children[labelvalues] = (buckets, total, time.time())
+            found = self.children[labelvalues] = (buckets, total, time.time(), labels)
             _changed.extend(buckets)  # every bucket is in the file, as prometheus_client does
         return found
 
     def observe(self, labelvalues: tuple, amount: float) -> None:
         """Count one observation; the caller holds _lock."""
-        buckets, total, _ = self.child(labelvalues)
+        buckets, total, _, _ = self.child(labelvalues)
         bucket = buckets[bisect_left(self.bounds, amount)]
         bucket.value += 1.0
         total.value += amount
@@ -99,14 +106,14 @@ class Histogram:
 
     def collect(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labelvalues, (buckets, total, created) in self.children.items():
+        for buckets, total, created, labels in self.children.values():
             cumulative, running = [], 0.0
             for bound, cell in zip(self.bounds, buckets):
                 running += cell.value
                 cumulative.append((floatToGoString(bound), running))
-            family.add_metric(labelvalues, cumulative, total.value)
+            family.add_metric(labels, cumulative, total.value)
             family.samples.append(Sample(self.name + "_created",
-                                         dict(zip(self.labelnames, labelvalues)), created))
+                                         dict(zip(self.labelnames, labels)), created))
         return family
 
 
@@ -164,7 +171,7 @@ def _forget_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     _changed.clear()
-    _files.by_kind = None
+    _files.close()  # the parent's files stay open in the parent
     for metric in _ALL:
         metric.children.clear()
 

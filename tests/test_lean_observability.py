@@ -186,3 +186,20 @@ def test_this_process_alone_reports_every_metric_name(app):
     for name in ("jobs_http_requests_total", "jobs_http_request_duration_seconds",
                  "jobs_transitions_total", "jobs_storage_faults_total"):
         assert f"# TYPE {name} " in text
+
+
+def test_a_forked_child_counts_from_zero_into_files_of_its_own(app, folder):
+    import os
+
+    app.test_client().get("/health/live")
+    pid = os.fork()
+    if pid == 0:  # the child: two requests of its own, then out without pytest's cleanup
+        try:
+            app.test_client().get("/health/live")
+            app.test_client().get("/health/live")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    text = collected(folder)
+    assert samples(text, "jobs_http_requests_total", route="/health/live") == 3
+    assert len(list(folder.glob("counter_jobs_*.db"))) == 2
