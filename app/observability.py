@@ -24,6 +24,7 @@ from . import metrics
 log = logging.getLogger("jobs.access")
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _own_handler: logging.StreamHandler | None = None  # the handler init_app made, if it did
+_FORMAT = logging.Formatter("%(message)s")  # the line as it is
 
 
 def _start():
@@ -63,7 +64,8 @@ def _write_directly(line: str) -> bool:
     """Write the line as the lone handler made here would; False: let `logging` do it."""
     handler = _own_handler
     if (handler is None or log.handlers != [handler] or log.propagate or log.filters
-            or handler.filters or handler.level > logging.INFO):
+            or handler.filters or handler.level > logging.INFO
+            or handler.formatter is not _FORMAT):
         return False
     try:
         with handler.lock:
@@ -81,7 +83,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_finish)
     if not log.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_FORMAT)
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         log.propagate = False

@@ -46,7 +46,7 @@ def test_the_log_line_is_what_json_dumps_makes_of_the_fields(fields):
 def test_the_lone_handler_gets_one_line_per_request_written_directly(app, monkeypatch):
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(observability._FORMAT)
     monkeypatch.setattr(observability, "_own_handler", handler)
     monkeypatch.setattr(observability.log, "handlers", [handler])  # as in production
     monkeypatch.setattr(observability.log, "propagate", False)
@@ -63,6 +63,17 @@ def test_the_lone_handler_gets_one_line_per_request_written_directly(app, monkey
     assert entry["request_id"] == "r-1" == response.headers["X-Request-ID"]
     assert (entry["method"], entry["route"], entry["path"], entry["status"]) == \
         ("GET", "/health/live", "/health/live", 200)
+
+
+def test_another_format_on_the_own_handler_goes_through_logging(app, monkeypatch):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("access %(levelname)s %(message)s"))
+    monkeypatch.setattr(observability, "_own_handler", handler)
+    monkeypatch.setattr(observability.log, "handlers", [handler])
+    monkeypatch.setattr(observability.log, "propagate", False)
+    app.test_client().get("/health/live")
+    assert stream.getvalue().startswith('access INFO {"request_id":')
 
 
 def test_any_other_logging_set_up_goes_through_logging(app, monkeypatch):
