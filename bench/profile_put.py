@@ -265,8 +265,8 @@ def main() -> None:
     print(f"| **sum of stages** | **{total:.1f}** |")
     print(f"\ninside app.wsgi_app, medians of rounds: instrumented app "
           f"{median_us(rounds['instrumented']):.0f} µs, the same app without stage timers "
-          f"(only idle ones) {median_us(rounds['plain']):.0f} µs, bare Flask route (bench/control_app.py) "
-          f"{median_us(rounds['bare']):.0f} µs")
+          f"(only idle ones) {median_us(rounds['plain']):.0f} µs, bare Flask route "
+          f"(bench/control_app.py) {median_us(rounds['bare']):.0f} µs")
 
 
 if __name__ == "__main__":
