@@ -98,27 +98,31 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def authenticate():
-        g.principal = None
-        if not request.path.startswith("/apis/"):
+        # The request and g bound once: each lookup through Flask's proxies costs a context
+        # lookup, and this runs on every request.
+        req, state = request._get_current_object(), g._get_current_object()
+        state.principal = None
+        if not req.path.startswith("/apis/"):
             return None
-        if request.url_rule is None:
+        if req.url_rule is None:
             # No such route (404) or method (405): routing answers that, the same to every
             # caller. It depends only on the route table, which /openapi.json publishes,
             # never on what a workspace holds, so it tells no one which workspaces exist.
             return None
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        # What request.headers.get("Authorization") reads.
+        scheme, _, token = req.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return _refuse(401, "A bearer token is required: 'Authorization: Bearer <token>'.")
         grant = _find(grants, token.strip())
         if grant is None:
             return _refuse(401, "The bearer token is not valid.", "invalid_token")
-        workspace = (request.view_args or {}).get("workspace")
+        workspace = (req.view_args or {}).get("workspace")
         if workspace is None:  # execution profiles: any valid token may read them
-            allowed = request.method in READ_METHODS
+            allowed = req.method in READ_METHODS
         else:
-            allowed = grant.may(workspace, request.method)
+            allowed = grant.may(workspace, req.method)
         if not allowed:
             # The same answer whether or not the workspace exists.
             return _refuse(403, "This token may not do that in this workspace.")
-        g.principal = grant.principal
+        state.principal = grant.principal
         return None

@@ -2,6 +2,8 @@
 
     python bench/run.py                 # everything (about 5 minutes on 2 cores)
     python bench/run.py --only put      # PUT mix vs bare Flask, interleaved rounds
+    python bench/run.py --only put --baseline ../other-checkout  # and another revision's
+                                        # service in the same rounds: before/after in one run
     python bench/run.py --only scale    # PUT/GET p50 at 1k, 100k, 1M tasks
     python bench/run.py --only reads    # status tree of a 1,000-task job; job list pages
     python bench/run.py --only store    # the store alone, with and without fsync per commit
@@ -11,6 +13,9 @@
 
 Needs `wrk` (Debian package `wrk`). Servers run under gunicorn with the same settings
 (default: 2 sync workers, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
+The service also reads its own gunicorn.conf.py, as deployed: Prometheus counts go through
+the multiprocess metrics folder, as in production. The PUT mix also reports the servers' CPU
+time per request (from /proc), which a busy shared machine disturbs far less than req/s.
 """
 
 import argparse
@@ -37,6 +42,7 @@ from app.db import connect, migrate  # noqa: E402
 from app.store import create_job, put_task  # noqa: E402
 
 CONNECTIONS, THREADS = 16, 2
+SERVICE_CONFIG = str(ROOT / "gunicorn.conf.py")
 GUNICORN = {"workers": 2, "worker_class": "sync", "threads": 1}  # set from the command line
 
 
@@ -51,14 +57,16 @@ def free_port() -> int:
 class Gunicorn:
     """gunicorn with the same settings for the service and the control app."""
 
-    def __init__(self, module: str, db: Path | str | None = None, chdir: Path = ROOT):
+    def __init__(self, module: str, db: Path | str | None = None, chdir: Path = ROOT,
+                 config: str = os.devnull):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "JOBS_DB": str(db)} if db else dict(os.environ)
         self.log = tempfile.TemporaryFile()
-        # The same command line for both apps (the databases are migrated by seeding).
+        # The same worker settings for both apps; the service also gets its own
+        # gunicorn.conf.py (multiprocess metrics folder and hooks), as deployed.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", os.devnull,
+            [sys.executable, "-m", "gunicorn", "--config", config,
              "--workers", str(GUNICORN["workers"]), "--worker-class", GUNICORN["worker_class"],
              "--threads", str(GUNICORN["threads"]),
              "--bind", f"127.0.0.1:{self.port}", "--no-control-socket", module],
@@ -77,11 +85,40 @@ class Gunicorn:
         self.process.terminate()
         self.process.wait(20)
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the master and its workers, from /proc
+        (None elsewhere). Per request, it is steadier than req/s on a shared machine: time
+        lost waiting for a core is not in it."""
+        if not os.path.isdir("/proc"):
+            return None
+        ticks = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(entry) == self.process.pid or int(fields[1]) == self.process.pid:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
 
 def settings() -> str:
     g = GUNICORN
     return (f"gunicorn --workers {g['workers']} --worker-class {g['worker_class']} "
             f"--threads {g['threads']}, wrk -t{THREADS} -c{CONNECTIONS}")
+
+
+def wrk_cpu(server: Gunicorn, script: str, seconds: int, env: dict) -> dict:
+    """wrk's figures, and the server's CPU µs per request (NaN where /proc is missing)."""
+    before = server.cpu_seconds()
+    figures = wrk(server.url, script, seconds, env)
+    after = server.cpu_seconds()
+    figures["cpu_us"] = (float("nan") if before is None
+                         else (after - before) / max(figures["requests"], 1) * 1e6)
+    return figures
 
 
 def wrk(url: str, script: str, seconds: int, env: dict) -> dict:
@@ -152,35 +189,57 @@ def fresh_db(tmp: Path, name: str) -> Path:
 
 # ---- the benchmarks ---------------------------------------------------------------------
 
-def bench_put(tmp: Path, rounds: int, seconds: int) -> None:
+def bench_put(tmp: Path, rounds: int, seconds: int, baseline: Path | None = None) -> None:
+    """The PUT mix against the service and bare Flask; with `baseline` (a checkout of another
+    revision), that revision's service too, on its own copy of the same seed, in the same
+    interleaved rounds: a before/after measured in one run."""
     jobs, tasks = 100, 10
     env = {"BENCH_JOBS": str(jobs), "BENCH_TASKS": str(tasks)}
     db = fresh_db(tmp, "put")
     seed(db, jobs, tasks)
-    control = Gunicorn("control_app:app", chdir=BENCH)
-    service = Gunicorn("wsgi:app", db=db)
-    results = {"bare Flask": [], "service": []}
+    servers = {"bare Flask": Gunicorn("control_app:app", chdir=BENCH),
+               "service": Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)}
     try:
-        for r in range(rounds):
-            order = [("bare Flask", control), ("service", service)]
-            for name, server in (order if r % 2 == 0 else order[::-1]):
-                results[name].append(wrk(server.url, "mix.lua", seconds, env))
+        if baseline is not None:
+            db_base = fresh_db(tmp, "put-baseline")
+            seed(db_base, jobs, tasks)
+            servers["service (baseline)"] = Gunicorn(
+                "wsgi:app", db=db_base, chdir=baseline, config=str(baseline / "gunicorn.conf.py"))
+        results = {name: [] for name in servers}
+        names = list(servers)
+        for r in range(rounds):  # each server goes first in turn
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                results[name].append(wrk_cpu(servers[name], "mix.lua", seconds, env))
     finally:
-        control.stop()
-        service.stop()
+        for server in servers.values():
+            server.stop()
     print(f"\n## PUT task mix: {rounds} interleaved rounds of {seconds} s, {settings()}\n")
-    print("| server | round | req/s | p50 ms | p99 ms | 422 (planned illegal sent) | other non-2xx |")
-    print("|---|---|---|---|---|---|---|")
+    print("| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | "
+          "422 (planned illegal sent) | other non-2xx |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         for i, f in enumerate(runs, 1):
             print(f"| {name} | {i} | {f['rps']:.0f} | {f['p50_us'] / 1000:.2f} | "
-                  f"{f['p99_us'] / 1000:.2f} | {f['got_422']:.0f} ({f['illegal_sent']:.0f}) | "
+                  f"{f['p99_us'] / 1000:.2f} | {f['cpu_us']:.0f} | "
+                  f"{f['got_422']:.0f} ({f['illegal_sent']:.0f}) | "
                   f"{f['got_other_non2xx'] + f['socket_errors']:.0f} |")
-    ratios = [s["rps"] / c["rps"] for s, c in zip(results["service"], results["bare Flask"])]
     med = {n: statistics.median(f["rps"] for f in runs) for n, runs in results.items()}
-    print(f"\nmedian req/s: service {med['service']:.0f}, bare Flask {med['bare Flask']:.0f}; "
-          f"ratio of medians {med['service'] / med['bare Flask']:.2f}, "
-          f"median of per-round ratios {statistics.median(ratios):.2f}")
+    cpu = {n: statistics.median(f["cpu_us"] for f in runs) for n, runs in results.items()}
+    print()
+    for name in [n for n in results if n != "bare Flask"]:
+        ratios = [s["rps"] / c["rps"] for s, c in zip(results[name], results["bare Flask"])]
+        print(f"median req/s: {name} {med[name]:.0f}, bare Flask {med['bare Flask']:.0f}; "
+              f"ratio of medians {med[name] / med['bare Flask']:.2f}, "
+              f"median of per-round ratios {statistics.median(ratios):.2f}; median server CPU "
+              f"µs per request: {name} {cpu[name]:.0f}, bare Flask {cpu['bare Flask']:.0f}")
+    if baseline is not None:
+        def per_round(key):
+            values = [s[key] / b[key] for s, b in zip(results["service"],
+                                                     results["service (baseline)"])]
+            return (", ".join(f"{v:.2f}" for v in values)
+                    + f" (median {statistics.median(values):.2f})")
+        print(f"service / baseline, round by round: req/s {per_round('rps')}; "
+              f"p99 {per_round('p99_us')}; server CPU per request {per_round('cpu_us')}")
 
 
 def wrk_spread(urls: list[str], script: str, seconds: int, env: dict) -> dict:
@@ -221,9 +280,10 @@ def bench_backends(tmp: Path, rounds: int, seconds: int) -> None:
         db = fresh_db(tmp, "backends")
         seed(db, jobs, tasks)
         setups = {
-            "SQLite, 1 host": [Gunicorn("wsgi:app", db=db)],
-            "PostgreSQL, 1 host": [Gunicorn("wsgi:app", db=url)],
-            "PostgreSQL, 3 hosts": [Gunicorn("wsgi:app", db=url) for _ in range(3)],
+            "SQLite, 1 host": [Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)],
+            "PostgreSQL, 1 host": [Gunicorn("wsgi:app", db=url, config=SERVICE_CONFIG)],
+            "PostgreSQL, 3 hosts": [Gunicorn("wsgi:app", db=url, config=SERVICE_CONFIG)
+                                    for _ in range(3)],
         }
         results = {name: [] for name in setups}
         try:
@@ -262,7 +322,7 @@ def bench_scale(tmp: Path, seconds: int) -> None:
         started = time.perf_counter()
         seed(db, jobs, tasks)
         seeded = time.perf_counter() - started
-        service = Gunicorn("wsgi:app", db=db)
+        service = Gunicorn("wsgi:app", db=db, config=SERVICE_CONFIG)
         try:
             put = wrk(service.url, "mix.lua", seconds, env)
             get = wrk(service.url, "get.lua", seconds, env)
@@ -295,7 +355,7 @@ def bench_reads(tmp: Path) -> None:
     for j in range(1, 10_001):  # 10,000 more jobs, so page 1,000 of 10 exists
         create_job(db, "bench", {**spec, "name": f"list-{j}"}, None)
     db.close()
-    service = Gunicorn("wsgi:app", db=db_path)
+    service = Gunicorn("wsgi:app", db=db_path, config=SERVICE_CONFIG)
     base = f"{service.url}/apis/jobs/v2/workspaces/bench/jobs"
     try:
         rows = [
@@ -366,6 +426,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="sync")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--baseline", type=Path,
+                        help="put: also run the service of this checkout (e.g. made by `git "
+                             "worktree add` of another revision) in the same rounds")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite",
                         help="postgresql: the PUT mix on both backends, one and three hosts")
     args = parser.parse_args()
@@ -380,7 +443,7 @@ def main() -> None:
             bench_backends(tmp, args.rounds, args.seconds)
             return
         if args.only in (None, "put"):
-            bench_put(tmp, args.rounds, args.seconds)
+            bench_put(tmp, args.rounds, args.seconds, args.baseline)
         if args.only in (None, "scale"):
             bench_scale(tmp, args.seconds)
         if args.only in (None, "reads"):

@@ -92,6 +92,22 @@ def test_json_without_content_type_is_read(client):
     assert response.status_code == 200 and response.json["status"] == "active"
 
 
+@pytest.mark.parametrize("content_type,status", [
+    ("application/json", 200), ("application/json; charset=utf-8", 200),
+    ("Application/JSON", 200), (" application/json ", 200), ("application/merge-patch+json", 200),
+    ("application/jsonx", 415), ("text/json", 415), ("application/json-seq", 415),
+    ("text/plain; x=application/json", 415),
+])
+def test_json_content_types_spelled_any_way_are_read_and_others_are_415(client, content_type,
+                                                                        status):
+    response = client.put(TASK, data=b'{"status": "active"}', content_type=content_type)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if status == 415:
+        assert response.json["detail"] == \
+            f"Content-Type '{content_type.split(';')[0].strip().lower()}' is not supported; " \
+            "send 'application/json'."
+
+
 def test_body_over_the_limit_is_413(db_path):
     app = create_app({"JOBS_DB": str(db_path), "JOBS_MAX_BODY_BYTES": 1000})
     client = app.test_client()
