@@ -9,7 +9,7 @@ import re
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError, fields
 
-from schemas import error, plain_loaders, valid_name, validation_errors, NAME_PATTERN
+from schemas import error, valid_name, validation_errors, NAME_PATTERN
 
 from .errors import RequestValidationError, UnsupportedMediaType
 
@@ -91,7 +91,7 @@ def _too_deep(value, limit: int) -> bool:
 
 def load(schema: Schema, data: object, location: str = "body") -> dict:
     try:
-        return plain_loaders.get(schema, schema.load)(data)
+        return schema.load(data)
     except ValidationError as exc:
         raise RequestValidationError(validation_errors(exc.messages, location, data)) from None
 

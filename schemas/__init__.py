@@ -1,6 +1,6 @@
 """marshmallow schemas for requests and responses, built once and shared."""
 
-from .fast import plain_dumper, plain_loader
+from .fast import plain_dumper
 from .errors import HTTPValidationErrorSchema, ValidationErrorSchema, error, validation_errors
 from .fields import NAME_PATTERN, valid_name
 from .history import HistoryPageSchema, PageQuerySchema
@@ -29,14 +29,10 @@ page_query = PageQuerySchema()
 dump_task = plain_dumper(task)
 dump_job = plain_dumper(job)
 dump_step = plain_dumper(step)
-# Loaders of the write bodies that take a plainly fitting body without marshmallow's per-field
-# machinery and hand everything else to the schema's own load (schemas/fast.py).
-plain_loaders = {schema: plain_loader(schema) for schema in (task_update, step_status_update)}
 
 __all__ = [
     "HTTPValidationErrorSchema", "ValidationErrorSchema", "NAME_PATTERN", "error",
     "validation_errors", "valid_name",
     "task_update", "task", "task_list", "job_create", "job", "job_page", "job_query",
-    "history_page", "page_query", "job_status", "status_details", "dump_task", "dump_job", "dump_step", "plain_dumper",
-    "plain_loader", "plain_loaders", "step", "step_page", "step_query", "step_status_update",
+    "history_page", "page_query", "job_status", "status_details", "dump_task", "dump_job", "dump_step", "plain_dumper", "step", "step_page", "step_query", "step_status_update",
 ]

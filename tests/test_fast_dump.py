@@ -1,7 +1,7 @@
-"""The plain dumpers and loaders give exactly what the marshmallow schemas give."""
+"""The plain dumpers give exactly what the marshmallow schemas give."""
 
 import pytest
-from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load
+from marshmallow import Schema, fields
 
 import schemas
 from app import store
@@ -37,59 +37,3 @@ def test_a_schema_with_a_nested_field_is_refused():
 
     with pytest.raises(TypeError, match="not a plain field"):
         schemas.plain_dumper(WithNested())
-
-
-# ---- plain loaders: the same result as schema.load, or the same errors ------------------
-
-VALUES = [missing := object(), None, "", "active", "paused", "created", "nope", "ACTIVE", 0, 1.5,
-          True, [], ["active"], {}, {"progress": 1}, {"a": {"b": [1, None]}}, {"1": None},
-          b"active"]
-
-
-def outcome(load, data):
-    try:
-        result = load(data)
-    except ValidationError as exc:
-        return "error", exc.messages
-    return "ok", result, list(result)  # the order of keys too
-
-
-def bodies(schema):
-    """Every field alone with every value, everything at once, and unknown keys beside."""
-    keys = [f.data_key or name for name, f in schema.load_fields.items()]
-    for key in keys:
-        for value in VALUES:
-            yield {} if value is missing else {key: value}
-            yield {} if value is missing else {key: value, "unknown": 1}
-    yield {"status": "active", "status_details": {"p": 1}, "error_details": {"e": "x"},
-           "error_stack": "trace", "extra": [1]}
-    yield {"status_details": {"p": 1}, "status": "completed"}  # another order than the fields'
-    yield from ([], "x", None, 1, ["status"], {1: "active"})
-
-
-@pytest.mark.parametrize("name", ["task_update", "step_status_update"])
-def test_the_plain_loader_gives_what_the_schema_gives(name):
-    schema = getattr(schemas, name)
-    fast = schemas.plain_loaders[schema]
-    for body in bodies(schema):
-        assert outcome(fast, body) == outcome(schema.load, body), body
-
-
-def test_the_plain_loader_copies_objects_as_marshmallow_does():
-    body = {"status_details": {"p": 1}}
-    loaded = schemas.plain_loaders[schemas.task_update](body)
-    assert loaded == body and loaded["status_details"] is not body["status_details"]
-
-
-@pytest.mark.parametrize("schema", [
-    type("WithValidator", (Schema,), {"s": fields.String(validate=lambda v: True)})(),
-    type("WithNested", (Schema,), {"n": fields.Nested(Schema)})(),
-    type("WithInteger", (Schema,), {"i": fields.Integer()})(),
-    type("Includes", (Schema,), {"Meta": type("Meta", (), {"unknown": INCLUDE})})(),
-    type("WithHook", (Schema,), {"s": fields.String(),
-                                 "h": post_load(lambda self, data, **kw: data)})(),
-    type("WithValues", (Schema,), {"d": fields.Dict(values=fields.String())})(),
-])
-def test_a_schema_that_is_not_plain_gets_no_plain_loader(schema):
-    with pytest.raises(TypeError):
-        schemas.plain_loader(schema)
