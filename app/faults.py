@@ -100,7 +100,6 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 log = logging.getLogger("jobs.storage")
@@ -115,15 +114,20 @@ class Episodes:
     def __init__(self, target: str):
         digest = hashlib.sha1(os.path.abspath(target).encode()
                               if "://" not in target else target.encode()).hexdigest()[:16]
-        # Under gunicorn, the master's own folder (removed when it stops); else the temp dir.
-        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.gettempdir()
-        self.path = os.path.join(folder, f"jobs-storage-{digest}.state")
+        # Under gunicorn, a file in the master's own folder (removed when it stops). A single
+        # process (the dev server, tests) keeps the state in memory and leaves no file.
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.path = os.path.join(folder, f"jobs-storage-{digest}.state") if folder else None
+        self.memory: dict = {}
         self.target = target
         self.seen: str | None = None  # the kind this process last met, until a success
         self.last_probe = 0.0
 
     def _update(self, change) -> dict:
         """Read, change and write the shared state under an flock; {} when none is held."""
+        if self.path is None:
+            self.memory = change(self.memory)
+            return self.memory
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError:
@@ -173,6 +177,8 @@ class Episodes:
 
     def current(self) -> dict:
         """The shared state: {} when no fault is known, else its kind, cause and since."""
+        if self.path is None:
+            return self.memory
         try:
             with open(self.path, "rb") as f:
                 raw = f.read(4096)

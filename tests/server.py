@@ -30,6 +30,9 @@ class Server:
             "JOBS_DB": str(db_path),
             "GUNICORN_BIND": f"127.0.0.1:{self.port}",
             "GUNICORN_WORKERS": str(workers),
+            # What the server leaves in the temporary folder (a killed one cannot tidy up)
+            # stays in the test's own folder.
+            "TMPDIR": str(log_path.parent),
             **(env or {}),
         }
         self.process: subprocess.Popen | None = None

@@ -16,6 +16,8 @@ cannot store it, so no backend accepts it). Those are the only refusals of schem
 anything else fails the test.
 """
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,7 +41,9 @@ STATEFUL_REFUSALS = {"invalid_transition", "json_too_deep", "unknown_step",
 
 def _app():
     # Built at import: schemathesis reads the document while pytest collects.
-    path = Path(tempfile.mkdtemp(prefix="jobs-fuzz-")) / "fuzz.db"
+    folder = tempfile.mkdtemp(prefix="jobs-fuzz-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "fuzz.db"
     migrate(str(path))
     app = create_app({"JOBS_DB": str(path)})
     client = app.test_client()
