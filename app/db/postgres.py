@@ -128,9 +128,12 @@ class ConnectionPool:
         if self._pool is None or self._pid != pid:
             with self._lock:
                 if self._pool is None or self._pid != pid:
+                    # `check`: a connection the server dropped (a restart, a failover) is
+                    # replaced when it is taken from the pool, not met by a request: one
+                    # round trip per request buys answers, not 503s, once the server is back.
                     self._pool = _Pool(self.url, min_size=1, max_size=self.size, open=True,
                                        timeout=POOL_WAIT_SECONDS, kwargs=_session(self.timeout_ms),
-                                       name=f"jobs-{pid}")
+                                       check=_Pool.check_connection, name=f"jobs-{pid}")
                     self._pid = pid
                     self._schema_checked = False
         return self._pool
