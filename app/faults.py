@@ -6,7 +6,13 @@ an operator can act on. Nothing is written by a request that meets one: SQLite r
 transaction back, PostgreSQL aborts it.
 """
 
+import fcntl
+import hashlib
+import json
+import logging
+import os
 import sqlite3
+import time
 
 import psycopg
 from psycopg_pool import PoolTimeout
@@ -82,8 +88,10 @@ def classify(exc: BaseException) -> StorageFault | None:
         kind = _PG_CODES.get(code) or _PG_CLASSES.get(code[:2])
         if kind is None and isinstance(exc, psycopg.OperationalError) and not code:
             kind = "unreachable"  # the connection itself failed or was lost
-        return StorageFault(kind, str(exc).strip().splitlines()[0] if str(exc) else "") \
-            if kind else None
+        if kind is None:
+            return None
+        text = str(exc).strip()
+        return StorageFault(kind, text.splitlines()[0] if text else "")
     return None
 
 
@@ -95,12 +103,6 @@ def classify(exc: BaseException) -> StorageFault | None:
 # state file (one per database, beside gunicorn's metrics files), so `/health/ready` tells
 # the same on every worker and the host logs each episode once, not once per worker.
 
-import fcntl  # noqa: E402
-import hashlib  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
 
 log = logging.getLogger("jobs.storage")
 # Readiness checks on each call whether a fault is over (a statvfs, a read, a lock taken and
