@@ -121,6 +121,7 @@ class ConnectionPool:
         self.url, self.size, self.timeout_ms = url, size, timeout_ms
         self._pool: _Pool | None = None
         self._pid: int | None = None
+        self._schema_checked = False
         self._lock = threading.Lock()
 
     def _opened(self) -> _Pool:
@@ -142,8 +143,12 @@ class ConnectionPool:
         db = Database(self._opened().getconn(), self.url)
         if not self._schema_checked:
             # Normally gunicorn's on_starting hook (or `flask init-db`) has migrated already.
-            if not _is_current(db):
-                migrate(self.url)
+            try:
+                if not _is_current(db):
+                    migrate(self.url)
+            except BaseException:
+                self.release(db)  # the caller never gets it, so it could never give it back
+                raise
             self._schema_checked = True
         return db
 
