@@ -208,9 +208,6 @@ def free_bytes(target: str) -> int | None:
 
 
 _episodes: dict[str, Episodes] = {}
-# Databases for which this process has met a fault and not yet seen a write succeed: the
-# write path asks only this (empty) set, so a healthy write pays nothing for episodes.
-troubled: set[str] = set()
 
 
 def episodes(target: str) -> Episodes:
@@ -221,23 +218,23 @@ def episodes(target: str) -> Episodes:
 
 
 def began(target: str, fault: StorageFault) -> None:
-    troubled.add(target)
     episodes(target).began(fault)
 
 
 def write_succeeded(target: str) -> None:
-    if troubled and target in troubled:
-        troubled.discard(target)
-        episodes(target).succeeded()
+    # On every commit: a dict lookup, and nothing more unless this process met a fault.
+    found = _episodes.get(target)
+    if found is not None and found.seen is not None:
+        found.succeeded()
 
 
 def probe_passed(target: str) -> None:
-    troubled.discard(target)
     episodes(target).succeeded(probed=True)
 
 
 def refuse_if_damaged(target: str) -> None:
     """Once this process has met a damaged file, it serves nothing from it (not even reads
     that happen to miss the damage) until readiness's quick_check passes again."""
-    if troubled and target in troubled and episodes(target).seen == "damaged":
+    found = _episodes.get(target)
+    if found is not None and found.seen == "damaged":
         raise StorageFault("damaged", "met earlier by this worker")
