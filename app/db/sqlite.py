@@ -188,26 +188,30 @@ def storage_is_read_only(path: str) -> bool:
         return False
 
 
-def quick_check(db: Database) -> str | None:
-    """SQLite's quick_check: None when the file is whole, else its first complaint."""
+def _complaints(db: Database, check: str) -> list[str]:
+    """What SQLite's `check` pragma finds, each on one line; [] when the file is whole."""
     try:
-        rows = [r[0] for r in db.execute("PRAGMA quick_check(5)").fetchall()]
+        rows = [r[0] for r in db.execute(f"PRAGMA {check}").fetchall()]
     except sqlite3.DatabaseError as exc:
-        return str(exc)
-    return None if rows == ["ok"] else " ".join("; ".join(rows).split())  # one line
+        rows = [str(exc)]
+    return [] if rows == ["ok"] else [" ".join(row.split()) for row in rows]
+
+
+def quick_check(db: Database) -> str | None:
+    """SQLite's quick_check: None when the file is whole, else its complaints in one line."""
+    return "; ".join(_complaints(db, "quick_check(5)")) or None
 
 
 def integrity_check(path: str) -> list[str]:
     """SQLite's full integrity check: [] when the file is whole, else its complaints."""
     try:
         db = connect(path)
-        try:
-            rows = [r[0] for r in db.execute("PRAGMA integrity_check(20)").fetchall()]
-        finally:
-            db.close()
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
-    return [] if rows == ["ok"] else [" ".join(row.split()) for row in rows]
+    try:
+        return _complaints(db, "integrity_check(20)")
+    finally:
+        db.close()
 
 
 def check_at_start(path: str) -> str | None:
