@@ -46,25 +46,36 @@ def json_body(empty_as: dict | None = None) -> object:
         return empty_as
     try:
         body = _decode(raw.decode("utf-8"))
-        if _SURROGATE_ESCAPE.search(raw):  # a pair is one character; a lone one can't be stored
-            _encode(body).encode("utf-8")
-        if b"\\u0000" in raw and holds_nul(body):  # PostgreSQL's text cannot hold NUL
-            raise UnicodeEncodeError("utf-8", "\0", 0, 1, "NUL")
-    except (UnicodeError, ValueError, RecursionError) as exc:
-        reason = ("invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else
-                  "a NUL character" if getattr(exc, "reason", "") == "NUL" else
-                  "a lone surrogate escape" if isinstance(exc, UnicodeEncodeError) else
-                  "malformed JSON")
-        raise RequestValidationError([
-            error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
-                  {"error": reason if isinstance(exc, UnicodeEncodeError) else str(exc)[:200]}),
-        ]) from None
+        unstorable = _unstorable(raw, body)
+    except (ValueError, RecursionError) as exc:
+        reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else "malformed JSON"
+        raise _not_json(reason, str(exc)[:200]) from None
+    if unstorable:
+        raise _not_json(unstorable, unstorable)
     limit = current_app.config["JOBS_MAX_JSON_DEPTH"]
     if _too_deep(body, limit):
         raise RequestValidationError([
             error("json_too_deep", ["body"], f"The body nests deeper than {limit} levels.",
                   None, {"max_depth": limit})])
     return body
+
+
+def _not_json(reason: str, detail: str) -> RequestValidationError:
+    return RequestValidationError([
+        error("json_invalid", ["body"], f"The body is not valid JSON ({reason}).", None,
+              {"error": detail})])
+
+
+def _unstorable(raw: bytes, body) -> str | None:
+    """What in a valid JSON body no backend can store as text, if anything."""
+    if _SURROGATE_ESCAPE.search(raw):  # a pair is one character; a lone one is not text
+        try:
+            _encode(body).encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate escape"
+    if b"\\u0000" in raw and holds_nul(body):  # PostgreSQL's text cannot hold NUL
+        return "a NUL character"
+    return None
 
 
 def holds_nul(value) -> bool:

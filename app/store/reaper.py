@@ -9,6 +9,7 @@ from ..db import transaction
 from .history import record
 from .rows import all_rows, dumps, now, one
 
+
 def _candidates_sql(dialect) -> str:
     timeout = dialect.json_number("s.step_spec", "lifecycle", "staleness_timeout_seconds")
     return f"""
