@@ -16,6 +16,13 @@ def platform_spec(*steps: str) -> dict:
     return {"steps": [{"name": s, "executor": EXECUTOR} for s in steps]}
 
 
+def pytest_collection_modifyitems(items):
+    """A test that needs the PostgreSQL server is slow, however it asks for it."""
+    for item in items:
+        if "postgres" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """One PostgreSQL server for the whole run, started from the machine's binaries."""
@@ -40,7 +47,8 @@ def db_path(tmp_path):
     return tmp_path / "jobs.db"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+# The PostgreSQL run starts a server: it belongs to the full suite, not the quick loop.
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def db_target(request, db_path):
     """Where the app under test keeps its state: each test runs once on each backend."""
     if request.param == "sqlite":
