@@ -59,7 +59,8 @@ def normalised(text: str) -> str:
 
 
 def test_shown_answers_are_found_by_their_rule():
-    text = "```sh\n# an explanation\ncurl x\n# {\"a\":1}\n\n# another\n```\n```\nHTTP/1.1 200\n\nbody\n```\n"
+    text = ("```sh\n# an explanation\ncurl x\n# {\"a\":1}\n\n# another\n```\n"
+            "```\nHTTP/1.1 200\n\nbody\n```\n")
     assert shown_answers(text) == ['{"a":1}', "HTTP/1.1 200", "body"]
 
 
