@@ -1,4 +1,4 @@
-"""The README's generated parts and commands cannot drift from what they describe."""
+"""The documents' generated parts, commands and links cannot drift from what they describe."""
 
 import re
 from pathlib import Path
@@ -7,20 +7,71 @@ import statemachine
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+API_DOC = (ROOT / "docs" / "api.md").read_text()
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 
 
 def generated(marker: str) -> str:
-    found = re.search(rf"<!-- {re.escape(marker)} -->\n(.*?)<!-- end -->", README, re.S)
-    assert found, f"README lacks the {marker} block"
+    found = re.search(rf"<!-- {re.escape(marker)} -->\n(.*?)<!-- end -->", API_DOC, re.S)
+    assert found, f"docs/api.md lacks the {marker} block"
     return found.group(1)
 
 
-def test_readme_table_is_the_librarys():
+def test_api_doc_table_is_the_librarys():
     assert generated("statemachine.table()") == statemachine.table()
 
 
-def test_readme_diagram_is_the_librarys():
+def test_api_doc_diagram_is_the_librarys():
     assert generated("statemachine.mermaid()") == f"```mermaid\n{statemachine.mermaid()}```\n"
+
+
+def test_readme_is_short_enough_to_finish():
+    assert len(README.splitlines()) <= 200
+
+
+def _without_fences(text: str) -> str:
+    """Fenced code blocks hold neither headings (`# a comment`) nor links."""
+    return re.sub(r"^```.*?^```[^\n]*$", "", text, flags=re.S | re.M)
+
+
+def github_anchors(text: str) -> set[str]:
+    """The ids GitHub gives the headings of a Markdown file (github-slugger's rules)."""
+    anchors, seen = set(), {}
+    for heading in re.findall(r"^#{1,6} +(.+?) *#* *$", _without_fences(text), re.M):
+        heading = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)  # a link's text stays
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def test_slugs_follow_githubs_rules():
+    assert github_anchors("## Scale out: several hosts over one PostgreSQL\n"
+                          "### Reporting a task (PUT)\n## The `nemo` command line\n"
+                          "## Tests\n## Tests\n```sh\n# not a heading\n```\n") == {
+        "scale-out-several-hosts-over-one-postgresql", "reporting-a-task-put",
+        "the-nemo-command-line", "tests", "tests-1"}
+
+
+def _broken_links(doc: Path) -> list[str]:
+    broken = []
+    prose = re.sub(r"`[^`\n]*`", "", _without_fences(doc.read_text()))  # code links nothing
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:: not this repository's
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (doc.parent / path).resolve() if path else doc
+        if not linked.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and anchor not in github_anchors(linked.read_text()):
+            broken.append(f"{target}: no such heading")
+    return broken
+
+
+def test_every_relative_link_and_anchor_resolves():
+    broken = {str(doc.relative_to(ROOT)): _broken_links(doc) for doc in DOCS}
+    assert {doc: links for doc, links in broken.items() if links} == {}
 
 
 def test_ci_runs_the_readme_test_command():
@@ -31,8 +82,6 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_quick_start_starts_gunicorn_with_the_config():
     assert "gunicorn -c gunicorn.conf.py wsgi:app\n```" in README
 
-
-API_DOC = (ROOT / "docs" / "api.md").read_text()
 
 
 def _documented_operations() -> set[tuple[str, str]]:

@@ -384,7 +384,7 @@ def test_a_missing_job_says_so_without_data(page, service):
 def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
     """Also what `docs/dashboard.png` shows (with log lines and a result, sent as workers
     send them): JOBS_UI_SCREENSHOT=<path> saves the picture."""
-    service.ws = "team-a"  # the name the README's picture shows
+    service.ws = "team-a"  # the name docs/dashboard.md's picture shows
     service.create_job("train-llm", steps=("prepare", "train", "evaluate"),
                        description="Fine-tune a 7B model on the support tickets")
     service.move_step("train-llm", "prepare", "active")
