@@ -12,6 +12,7 @@ again (--down). What the figures mean: tests/outage.py `measure`.
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -41,6 +42,7 @@ def one_run(how: str, down: float) -> dict:
                 host.stop()
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:

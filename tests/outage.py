@@ -80,9 +80,10 @@ def measure(server: PostgresServer, host_urls: list[str], how: str = "immediate"
 
     Figures (seconds): `ready_while_down` and `put_while_down`: the slowest readiness
     answer and the slowest answer to a PUT while it is down (each host asked once, all at
-    once, 0.5 s after the crash; one still pending at the restart may be a 200); `first_ack_after_accept`: per host, from the server accepting
-    connections again to the first acknowledged PUT; `last_503_after_accept`: the latest
-    503 (if any) answered after it accepted; `codes`: every answer while the run lasted.
+    once, 0.5 s after the crash; one still pending at the restart may be a 200);
+    `first_ack_after_accept`: per host, from the server accepting connections again to the
+    first acknowledged PUT; `last_503_after_accept`: the latest 503 (if any) answered after
+    it accepted; `codes`: every answer while the run lasted.
     """
     created = requests.post(host_urls[0] + JOBS, timeout=15, json={
         "name": "j1", "platform_spec": platform_spec("train")})
