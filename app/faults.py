@@ -15,7 +15,6 @@ import sqlite3
 import time
 
 import psycopg
-from psycopg_pool import PoolTimeout
 
 # kind -> what the operator reads in the 503 and the log.
 DETAILS = {
@@ -81,8 +80,6 @@ def classify(exc: BaseException) -> StorageFault | None:
             if name.startswith(prefix):
                 return StorageFault(kind, str(exc))
         return None
-    if isinstance(exc, PoolTimeout):
-        return StorageFault("unreachable", str(exc))
     if isinstance(exc, psycopg.Error) and not isinstance(exc, psycopg.errors.IntegrityError):
         code = exc.sqlstate or ""
         kind = _PG_CODES.get(code) or _PG_CLASSES.get(code[:2])

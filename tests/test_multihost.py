@@ -14,6 +14,7 @@ import requests
 
 from app.db.schema import MIGRATIONS
 
+from .outage import measure
 from .pg import PostgresServer
 from .conftest import platform_spec
 from .server import Server
@@ -218,6 +219,30 @@ def test_the_database_stopped_for_2_s_gives_503s_then_recovers(postgres, tmp_pat
             print(f"\ndatabase stopped for 2 s under load: answers {dict(codes)}")
         finally:
             stop_all(hosts)
+        for host in hosts:
+            assert "Traceback" not in host.log(), host.log()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("how", ["immediate", "kill-9"])
+def test_a_crashed_database_is_said_at_once_and_served_again_at_once(postgres, tmp_path, how):
+    """Kept down 4 s: long enough that a pool backing off after failed connects (1 s, 2 s,
+    4 s ...) would serve again seconds late. Bounds (seconds) with room for a busy machine;
+    the service itself answers in tens of milliseconds."""
+    server = PostgresServer(postgres.bindir).start()
+    try:
+        hosts = start_hosts(server.create_database("crash"), tmp_path)
+        try:
+            found = measure(server, [h.url for h in hosts], how, down_seconds=4.0)
+        finally:
+            stop_all(hosts)
+        print(f"\ndatabase crashed ({how}) for 4 s: {found}")
+        assert found["ready_codes"] == [503] and found["ready_while_down"] < 1.0, found
+        assert found["put_codes"] == [503] and found["put_while_down"] < 1.5, found
+        assert all(a is not None and a < 1.0 for a in found["first_ack_after_accept"]), found
+        assert (found["last_503_after_accept"] or 0.0) < 1.0, found
+        assert set(found["codes"]) <= {200, 503}, found
         for host in hosts:
             assert "Traceback" not in host.log(), host.log()
     finally:

@@ -9,11 +9,12 @@ configured timeout is cancelled by the server, so a stuck lock never holds a wor
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import psycopg
-from psycopg_pool import ConnectionPool as _Pool
+from psycopg.pq import TransactionStatus
 
 from .. import faults
 from .dialect import PostgreSQL
@@ -21,9 +22,12 @@ from .schema import MIGRATIONS, statements
 
 # The advisory lock every host takes to migrate: one at a time, each migration once.
 MIGRATION_LOCK = 0x6A6F6273  # "jobs"
-# How long a request waits for a pooled connection before the database counts as down.
+# How long a request waits for a connection another thread of its worker holds.
 POOL_WAIT_SECONDS = 3.0
-CONNECT_TIMEOUT_SECONDS = 3
+# libpq's least; a refused connection (the server down, restarting) fails at once anyway.
+CONNECT_TIMEOUT_SECONDS = 2
+# While the server refuses connections, how often a worker tries again.
+RETRY_CONNECT_SECONDS = 0.2
 
 
 def _session(timeout_ms: int) -> dict:
@@ -115,32 +119,36 @@ def _is_current(db: Database) -> bool:
 
 
 class ConnectionPool:
-    """A psycopg pool per worker process, opened on first use (after gunicorn forks)."""
+    """Up to `size` connections per worker process, opened on first use (after gunicorn forks).
+
+    A connection is checked as it is handed out (one round trip), so one the server dropped
+    (a restart, a failover) is replaced then, not met by the request: once the server is
+    back, answers, not 503s. A missing connection is opened by the request that needs it,
+    with no backoff: writes resume as soon as the server accepts connections again. While it
+    refuses them, a worker tries at most every RETRY_CONNECT_SECONDS and requests in between
+    get their 503 at once, so an outage is said at once and the server is not hammered.
+    """
 
     def __init__(self, url: str, size: int = 2, timeout_ms: int = 10_000):
         self.url, self.size, self.timeout_ms = url, size, timeout_ms
-        self._pool: _Pool | None = None
         self._pid: int | None = None
-        self._schema_checked = False
-        self._lock = threading.Lock()
+        self._forked()
 
-    def _opened(self) -> _Pool:
+    def _forked(self) -> None:
+        """This process's own, empty pool (a parent's connections are not a child's to use)."""
         pid = os.getpid()
-        if self._pool is None or self._pid != pid:
-            with self._lock:
-                if self._pool is None or self._pid != pid:
-                    # `check`: a connection the server dropped (a restart, a failover) is
-                    # replaced when it is taken from the pool, not met by a request: one
-                    # round trip per request buys answers, not 503s, once the server is back.
-                    self._pool = _Pool(self.url, min_size=1, max_size=self.size, open=True,
-                                       timeout=POOL_WAIT_SECONDS, kwargs=_session(self.timeout_ms),
-                                       check=_Pool.check_connection, name=f"jobs-{pid}")
-                    self._pid = pid
-                    self._schema_checked = False
-        return self._pool
+        if self._pid != pid:
+            self._idle: list[psycopg.Connection] = []
+            self._slots = 0  # connections idle, handed out or being opened
+            self._cond = threading.Condition()
+            self._failed: tuple[str, str] | None = None  # the last connect's (kind, cause)
+            self._failed_at = 0.0
+            self._schema_checked = False
+            self._pid = pid
 
     def get(self) -> Database:
-        db = Database(self._opened().getconn(), self.url)
+        self._forked()
+        db = Database(self._take(), self.url)
         if not self._schema_checked:
             # Normally gunicorn's on_starting hook (or `flask init-db`) has migrated already.
             try:
@@ -152,11 +160,73 @@ class ConnectionPool:
             self._schema_checked = True
         return db
 
+    def _take(self) -> psycopg.Connection:
+        deadline = time.monotonic() + POOL_WAIT_SECONDS
+        with self._cond:
+            while not self._idle and self._slots >= self.size:
+                # Every connection is in use by another thread of this worker.
+                if not self._cond.wait(deadline - time.monotonic()):
+                    raise faults.StorageFault(
+                        "unreachable", f"no pooled connection free after {POOL_WAIT_SECONDS} s")
+            conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                self._slots += 1
+        if conn is not None:
+            try:
+                conn.execute("")  # the check: a dropped connection fails here
+                return conn
+            except psycopg.Error:
+                conn.close()  # and a new one takes its slot
+        try:
+            return self._connect()
+        except BaseException:
+            self._free_slot()
+            raise
+
+    def _connect(self) -> psycopg.Connection:
+        failed = self._failed
+        if failed is not None and time.monotonic() - self._failed_at < RETRY_CONNECT_SECONDS:
+            raise faults.StorageFault(*failed)  # a new one: a raised one keeps its frames
+        try:
+            conn = psycopg.connect(self.url, **_session(self.timeout_ms))
+        except psycopg.Error as exc:
+            # Whatever stops a connection (refused, auth, too many clients) is a storage fault.
+            fault = faults.classify(exc) or faults.StorageFault(
+                "unreachable", (str(exc).strip().splitlines() or [""])[0])
+            self._failed, self._failed_at = (fault.kind, fault.cause), time.monotonic()
+            raise fault from None
+        self._failed = None
+        return conn
+
+    def _free_slot(self) -> None:
+        with self._cond:
+            self._slots -= 1
+            self._cond.notify()
+
     def release(self, db: Database) -> None:
-        if self._pool is not None and self._pid == os.getpid():
-            self._pool.putconn(db.conn)
+        if self._pid != os.getpid():
+            return
+        conn = db.conn
+        status = conn.info.transaction_status
+        if status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+            try:
+                conn.rollback()  # a transaction left open by an error: end it here
+            except psycopg.Error:
+                pass
+            status = conn.info.transaction_status
+        if status != TransactionStatus.IDLE:  # lost, or a query still running
+            conn.close()
+            self._free_slot()
+            return
+        with self._cond:
+            self._idle.append(conn)
+            self._cond.notify()
 
     def close(self) -> None:
-        if self._pool is not None and self._pid == os.getpid():
-            self._pool.close()
-        self._pool = None
+        if self._pid != os.getpid():
+            return
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._slots -= len(idle)
+        for conn in idle:
+            conn.close()
