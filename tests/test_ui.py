@@ -67,9 +67,11 @@ class Service:
     def api(self, *parts: str) -> str:
         return "/".join([self.url, "apis/jobs/v2/workspaces", self.ws, "jobs", *parts])
 
-    def create_job(self, name: str, steps=("prep", "train"), **extra) -> dict:
+    def create_job(self, name: str, steps=("prep", "train"), executors=None, **extra) -> dict:
+        """`executors`: step name -> executor, for steps that run elsewhere than locally."""
         body = {"name": name, "platform_spec": {"steps": [
-            {"name": s, "executor": {"provider": "local"}} for s in steps]}, **extra}
+            {"name": s, "executor": (executors or {}).get(s, {"provider": "local"})}
+            for s in steps]}, **extra}
         response = requests.post(self.api(), json=body, headers=self.headers, timeout=10)
         assert response.status_code == 201, response.text
         return response.json()
@@ -347,9 +349,7 @@ def test_a_name_that_does_not_fit_shows_the_rule(page, service):
 def test_the_job_page_shows_each_steps_executor_and_the_attempt(page, service):
     executor = {"provider": "kubernetes", "profile": "a100",
                 "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
-    body = {"name": "tuned", "platform_spec": {"steps": [
-        {"name": "prep", "executor": {"provider": "local"}}, {"name": "train", "executor": executor}]}}
-    assert requests.post(service.api(), json=body, timeout=10).status_code == 201
+    service.create_job("tuned", executors={"train": executor})
     page.goto(service.job_page("tuned"))
     expect(page.locator(".step .exec")).to_have_text([
         "Executor: local",
@@ -517,8 +517,11 @@ def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
     """Also what `docs/dashboard.png` shows (with log lines and a result, sent as workers
     send them): JOBS_UI_SCREENSHOT=<path> saves the picture."""
     service.ws = "team-a"  # the name the README's picture shows
+    gpus = {"provider": "kubernetes", "profile": "a100-x4",
+            "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
     service.create_job("train-llm", steps=("prepare", "train", "evaluate"),
-                       description="Fine-tune a 7B model on the support tickets")
+                       description="Fine-tune a 7B model on the support tickets",
+                       executors={"train": gpus, "evaluate": gpus})
     service.move_step("train-llm", "prepare", "active")
     service.put_task("train-llm", "prepare", "download", {"status": "active"})
     service.put_task("train-llm", "prepare", "download",
