@@ -13,7 +13,7 @@ from functools import cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, Response, jsonify, send_from_directory
+from flask import Blueprint, Flask, Response, jsonify, redirect, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.errors import HTTPValidationErrorSchema, ValidationErrorSchema
@@ -165,7 +165,7 @@ OPERATIONS = {
     **{f"/jobs/{{name}}/{action}": {"post": _op(
         f"{action.capitalize()} a job", JOB, "200", _entity("PlatformJobResponse", "The job"),
         errors=BODY_ERRORS, extra_params=[IF_MATCH])} for action in ("cancel", "pause", "resume", "rerun")},
-    "/jobs/{name}/status": {"get": _op("A job's status tree", JOB, "200",
+    "/jobs/{name}/status": {"get": _op("Get a job's status tree", JOB, "200",
                                        _polled("PlatformJobStatusResponse", "The tree"),
                                        errors={**ERRORS, **UNCHANGED},
                                        extra_params=[IF_NONE_MATCH])},
@@ -176,7 +176,7 @@ OPERATIONS = {
         "requestBody": {"required": True, "content": {"application/json": {
             "schema": {"type": "object", "additionalProperties": True}}}}}},
     "/jobs/{name}/history": {"get": _op(
-        "Status changes of a job and everything under it, oldest first", JOB, "200",
+        "List the status changes of a job and everything under it, oldest first", JOB, "200",
         _json("HistoryPage", "A page"), extra_params=PAGING)},
     "/jobs/{name}/steps": {"get": _op(
         "List a job's current steps ({name} = '-': every job's)", ("workspace",), "200",
@@ -197,19 +197,60 @@ OPERATIONS = {
         "List a step's tasks", STEP, "200", _json("PlatformJobListTaskResponse", "The tasks"))},
     "/jobs/{job}/steps/{step}/tasks/{name}": {
         "get": _op("Get a task", TASK, "200", _entity("PlatformJobTask", "The task")),
-        "put": {**_op("Update Job Step Task", TASK, "200",
+        "put": {**_op("Update a task", TASK, "200",
                       _entity("PlatformJobTask", "Successful Response"), "PlatformJobTaskUpdate",
                       BODY_ERRORS, [IF_MATCH]),
                 "operationId": "update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
                                "job-steps-step-tasks-name-put",
+                "description": "Update a job step task (upstream's summary: Update Job Step Task).",
                 # An empty body is read as {} (the seed's own example sends {}).
                 "requestBody": {"required": False, "content": {"application/json": {
                     "schema": _ref("PlatformJobTaskUpdate")}}}},
     },
     "/jobs/{job}/steps/{step}/tasks/{name}/history": {"get": _op(
-        "Status changes of a task, oldest first", TASK, "200", _json("HistoryPage", "A page"),
+        "List a task's status changes, oldest first", TASK, "200", _json("HistoryPage", "A page"),
         extra_params=PAGING)},
 }
+
+
+# Every operation's tag: the first of these segments its path holds, so a task's history is
+# under "history" and a job's steps under "steps". Listed in the order the docs page shows.
+TAGS = [
+    ("jobs", "jobs", "Create, read, act on and delete jobs"),
+    ("steps", "steps", "A job's steps and their status"),
+    ("tasks", "tasks", "What workers report, task by task"),
+    ("history", "history", "Status changes, oldest first"),
+    ("logs", "logs", "A job's log lines"),
+    ("results", "results", "A job's results and their artifacts"),
+    ("execution profiles", "execution-profiles", "Where steps may run"),
+]
+_TAG_ORDER = ["history", "logs", "results", "execution-profiles", "tasks", "steps", "jobs"]
+BEARER = {"type": "http", "scheme": "bearer", "description": (
+    "A token from the JOBS_AUTH_TOKENS file, per workspace, as reader (reads) or writer. "
+    "With JOBS_AUTH_TOKENS unset, authentication is off and no token is needed.")}
+# Answers any operation may get, whatever its own: who may call (when tokens are on), and the
+# storage being unavailable (a database that cannot be reached or a damaged file; the guard
+# against a damaged file runs before every request, so every operation can get it).
+UNAUTHORIZED = {"401": {**_json("ErrorDetail", "Tokens are on and no valid bearer token came"),
+                        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}}}}
+FORBIDDEN = {"403": _json("ErrorDetail", "Tokens are on and this token may not do that in "
+                                         "this workspace (a reader writing, another workspace)")}
+UNAVAILABLE = {"503": {**_json("ErrorDetail", "The storage is unavailable; try again"),
+                       "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                   "description": "Seconds"}}}}
+
+
+def _tag(path: str) -> str:
+    segments = path.split("/")
+    segment = next(s for s in _TAG_ORDER if s in segments)
+    return next(name for name, key, _ in TAGS if key == segment)
+
+
+def _guarded(path: str) -> dict:
+    """The refusals an operation on `path` can meet besides its own. Execution profiles
+    name no workspace: any valid token may read them, so they have no 403."""
+    scoped = "{workspace}" in path
+    return {**UNAUTHORIZED, **(FORBIDDEN if scoped else {}), **UNAVAILABLE}
 
 
 # What `documented` and `components` collect from the view modules that use them.
@@ -249,7 +290,13 @@ def document() -> dict:
 
     plugin = MarshmallowPlugin()
     spec = APISpec(title="Jobs v2 status service", version="0.1.0", openapi_version="3.1.0",
-                   plugins=[plugin])
+                   plugins=[plugin], tags=[{"name": n, "description": d} for n, _, d in TAGS],
+                   # Either a bearer token or none: none is enough while tokens are off.
+                   security=[{"bearer": []}, {}], info={"description": (
+                       "With JOBS_AUTH_TOKENS set, every operation needs a bearer token "
+                       "(401 without a valid one, 403 outside its grant); unset, none is "
+                       "needed and no 401 or 403 is ever answered.")})
+    spec.components.security_scheme("bearer", BEARER)
     plugin.converter.add_attribute_function(_status_ref)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
     spec.components.schema("PlatformJobStatus", {
@@ -267,6 +314,14 @@ def document() -> dict:
     for path, operations in _DOCUMENTED.items():
         spec.path(path=path, operations=operations)
     document = _status_refs_only(spec.to_dict())
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            operation["tags"] = [_tag(path)]
+            responses = operation["responses"]
+            for code, answer in _guarded(path).items():
+                own = responses.get(code)  # an operation's own 403 keeps its reason too
+                responses[code] = answer if own is None else {
+                    **answer, "description": f"{own['description']}; or: {answer['description']}"}
     for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])
@@ -295,12 +350,31 @@ _PAGE = """<!doctype html>
 <script src="/docs/init.js"></script></body></html>"""
 
 
+# Where to go from the root: the same names in the JSON answer and the docs.
+LINKS = {"dashboard": "/ui/", "docs": "/docs", "openapi": "/openapi.json",
+         "live": "/health/live", "ready": "/health/ready",
+         "metrics": "/metrics"}
+
+
+@bp.get("/")
+def index():
+    """JSON listing the links for API clients and curl (whose */* takes the first offer);
+    a browser, which prefers HTML, is sent on to the dashboard."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        response = redirect(LINKS["dashboard"], 302)
+    else:
+        response = jsonify(service="Jobs v2 status service", links=LINKS)
+    response.vary.add("Accept")
+    return response
+
+
 @bp.get("/openapi.json")
 def openapi_json():
     return jsonify(document())
 
 
 @bp.get("/docs")
+@bp.get("/docs/")
 def docs_page():
     return Response(_PAGE, mimetype="text/html")
 

@@ -59,7 +59,7 @@ def append_logs(workspace, name):
 
 
 @documented(bp, "get", "/workspaces/<workspace>/jobs/<name>/logs",
-            "A page of a job's log lines, in timestamp order",
+            "List a job's log lines, in timestamp order",
             ok=("200", polled_answer("PlatformJobLogPage", "A page")), query=QUERY,
             errors={**ERRORS, **UNCHANGED}, headers=[IF_NONE_MATCH])
 def read_logs(workspace, name):

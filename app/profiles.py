@@ -75,7 +75,7 @@ def check_executors(platform_spec: dict) -> None:
         raise RequestValidationError(errors)
 
 
-@documented(bp, "get", "/execution-profiles", "The configured execution profiles",
+@documented(bp, "get", "/execution-profiles", "List the configured execution profiles",
             ok=("200", {"description": "Every configured profile; [] when none are",
                         "content": {"application/json": {"schema": {
                             "type": "array",

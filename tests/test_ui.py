@@ -67,9 +67,11 @@ class Service:
     def api(self, *parts: str) -> str:
         return "/".join([self.url, "apis/jobs/v2/workspaces", self.ws, "jobs", *parts])
 
-    def create_job(self, name: str, steps=("prep", "train"), **extra) -> dict:
+    def create_job(self, name: str, steps=("prep", "train"), executors=None, **extra) -> dict:
+        """`executors`: step name -> executor, for steps that run elsewhere than locally."""
         body = {"name": name, "platform_spec": {"steps": [
-            {"name": s, "executor": {"provider": "local"}} for s in steps]}, **extra}
+            {"name": s, "executor": (executors or {}).get(s, {"provider": "local"})}
+            for s in steps]}, **extra}
         response = requests.post(self.api(), json=body, headers=self.headers, timeout=10)
         assert response.status_code == 201, response.text
         return response.json()
@@ -229,16 +231,146 @@ def test_the_cancel_button_cancels_after_a_confirmation_with_the_keyboard(page, 
 
 
 def test_a_refused_action_shows_the_services_message(page, service):
-    service.create_job("busy")
+    """The buttons follow the server's rules, so a refusal comes from a page behind the
+    job: here it saw the job completed, then (its polls held at 304) another caller reran
+    it and started a step."""
+    service.create_job("busy", steps=("prep",))
+    service.move_step("busy", "prep", "active")
+    service.move_step("busy", "prep", "completed")
+    page.goto(service.job_page("busy"))
+    expect(page.locator("#job-status")).to_have_text("completed")
+    page.route("**/jobs/busy/status", lambda route: route.fulfill(status=304))
+    service.act("busy", "rerun")
     service.move_step("busy", "prep", "active")
     refusal = requests.post(service.api("busy", "rerun"), timeout=10)  # writes nothing
     assert refusal.status_code == 422
-    page.goto(service.job_page("busy"))
-    expect(page.locator("#job-status")).to_have_text("active")
     page.on("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Rerun").click()
     expect(page.locator("#action-said")).to_have_text(refusal.json()["detail"][0]["msg"])
     assert service.job("busy")["status"] == "active"
+
+
+# How to bring a job of steps prep and train to a status, as workers and controllers do.
+SCENARIOS = {
+    "created": [],
+    "active": [("move", "prep", "active")],
+    "paused": [("act", "pause")],
+    "pausing": [("move", "prep", "active"), ("act", "pause")],
+    "resuming": [("act", "pause"), ("act", "resume")],
+    "cancelling": [("move", "prep", "active"), ("act", "cancel")],
+    "cancelled": [("act", "cancel")],
+    "error": [("move", "prep", "active"), ("move", "prep", "error")],
+    "completed": [("move", step, status) for step in ("prep", "train")
+                  for status in ("active", "completed")],
+}
+ACTIONS = ("cancel", "pause", "resume", "rerun")
+
+
+def bring(service, job, moves) -> None:
+    service.create_job(job)
+    for kind, *args in moves:
+        service.move_step(job, *args) if kind == "move" else service.act(job, *args)
+
+
+def state(service, job) -> tuple:
+    """What an action can change: the attempt, the job's status and its steps'."""
+    tree = requests.get(service.api(job, "status"), timeout=10).json()
+    return (service.job(job)["attempt_id"], tree["status"],
+            [(s["name"], s["status"]) for s in tree["steps"]])
+
+
+def test_a_button_is_on_exactly_when_its_action_changes_the_job(page, service):
+    """Against what the server does: for each status, a copy of the job per action gets it
+    through the API; the action applies when it is accepted and changes the job or a step
+    (resuming a pausing job's paused step leaves the job pausing)."""
+    for status, moves in SCENARIOS.items():
+        applies = set()
+        for action in ACTIONS:
+            bring(service, f"{status}-{action}", moves)
+            before = state(service, f"{status}-{action}")
+            assert before[1] == status
+            answer = requests.post(service.api(f"{status}-{action}", action), timeout=10)
+            if answer.status_code == 200 and state(service, f"{status}-{action}") != before:
+                applies.add(action)
+        bring(service, status, moves)
+        page.goto(service.job_page(status))
+        expect(page.locator("#job-status")).to_have_text(status)
+        for action in ACTIONS:
+            button = page.locator(f"[data-action={action}]")
+            (expect(button).to_be_enabled if action in applies else expect(button).to_be_disabled)()
+        enabled = {a for a in ACTIONS if page.locator(f"[data-action={a}]").is_enabled()}
+        assert enabled == applies, (status, enabled)
+    # The case that once reported "Resume: the job is now created." as a success.
+    page.goto(service.job_page("created"))
+    expect(page.get_by_role("button", name="Cancel")).to_be_enabled()
+    expect(page.get_by_role("button", name="Resume")).to_be_disabled()
+
+
+def test_a_job_deleted_while_open_says_so_and_stops_polling(page, service):
+    service.create_job("fleeting")
+    calls = []
+    page.on("request", lambda r: calls.append(r.url) if "/apis/" in r.url else None)
+    page.goto(service.job_page("fleeting"))
+    expect(page.get_by_role("button", name="Cancel")).to_be_enabled()
+    assert requests.delete(service.api("fleeting"), timeout=10).status_code == 204
+    expect(page.locator("#problem")).to_have_text(
+        f"There is no job 'fleeting' in workspace '{service.ws}'.", timeout=LIVE_MS)
+    expect(page.locator("#live")).to_have_text("Stopped · reload to look again")
+    expect(page.locator("[data-action]:enabled")).to_have_count(0)
+    settled = len(calls)
+    page.wait_for_timeout(3000)  # three polls' worth, and a return to the tab
+    page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_timeout(300)
+    assert calls[settled:] == []
+
+
+RULE = ("Name must start with a lowercase letter, be 2-63 characters of lowercase letters, "
+        "digits and '-@.+_', with no '--' and no trailing '-'.")
+
+
+def test_a_name_that_does_not_fit_shows_the_rule(page, service):
+    calls = []
+    page.on("request", lambda r: calls.append(r.url) if "/apis/" in r.url else None)
+    page.goto(service.list_page())
+    expect(page.locator("#page-of, #empty").first).to_be_attached()
+    page.get_by_label("Workspace").fill("Team_A")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#name-rule")).to_have_text(f"'Team_A' is not a valid workspace name. {RULE}")
+    expect(page.get_by_label("Workspace")).to_have_attribute("aria-invalid", "true")
+    asked = len(calls)
+    page.wait_for_timeout(1500)
+    assert all("/Team_A/" not in url for url in calls) and len(calls) == asked
+    page.goto(f"{service.url}/ui/workspaces/{service.ws}/jobs/Train-LLM")
+    expect(page.locator("#name-rule")).to_have_text(f"'Train-LLM' is not a valid job name. {RULE}")
+    page.goto(f"{service.url}/ui/workspaces/ws--x/jobs/train")
+    expect(page.locator("#name-rule")).to_have_text(f"'ws--x' is not a valid workspace name. {RULE}")
+
+
+def test_the_job_page_shows_each_steps_executor_and_the_attempt(page, service):
+    executor = {"provider": "kubernetes", "profile": "a100",
+                "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
+    service.create_job("tuned", executors={"train": executor})
+    page.goto(service.job_page("tuned"))
+    expect(page.locator(".step .exec")).to_have_text([
+        "Executor: local",
+        'Executor: kubernetes · profile a100 · container {"image":"nvcr.io/nvidia/nemo:24.09"}'])
+    attempt = page.locator(".meta dt", has_text="Attempt").locator("xpath=following-sibling::dd[1]")
+    expect(attempt).to_have_text("1")
+    service.act("tuned", "cancel")
+    service.act("tuned", "rerun")
+    expect(attempt).to_have_text("2", timeout=LIVE_MS)
+    service.act("tuned", "cancel")
+    service.act("tuned", "rerun")
+    expect(attempt).to_have_text("3", timeout=LIVE_MS)
+    expect(page.locator(".step .exec")).to_have_count(2)
+
+
+def test_the_api_docs_page_loads_with_its_tags_and_authorize(page, server):
+    page.goto(server.url + "/docs/")
+    expect(page.locator(".opblock-tag")).to_contain_text(
+        ["jobs", "steps", "tasks", "history", "logs", "results", "execution profiles"],
+        timeout=10000)
+    expect(page.get_by_role("button", name="Authorize")).to_be_visible()
 
 
 HOSTILE = "<img src=x onerror=\"window.pwned=1\"><script>window.pwned=1</script>"
@@ -385,8 +517,11 @@ def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
     """Also what `docs/dashboard.png` shows (with log lines and a result, sent as workers
     send them): JOBS_UI_SCREENSHOT=<path> saves the picture."""
     service.ws = "team-a"  # the name docs/dashboard.md's picture shows
+    gpus = {"provider": "kubernetes", "profile": "a100-x4",
+            "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
     service.create_job("train-llm", steps=("prepare", "train", "evaluate"),
-                       description="Fine-tune a 7B model on the support tickets")
+                       description="Fine-tune a 7B model on the support tickets",
+                       executors={"train": gpus, "evaluate": gpus})
     service.move_step("train-llm", "prepare", "active")
     service.put_task("train-llm", "prepare", "download", {"status": "active"})
     service.put_task("train-llm", "prepare", "download",

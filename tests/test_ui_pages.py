@@ -28,8 +28,12 @@ JOB_PAGE = "/ui/workspaces/team-a/jobs/train-llm"
     ("/ui/?workspace=%20&page=-2", 200, ['data-workspace="default"', 'data-page="1"']),
     ("/ui/?page=1000000000", 200, ['data-page="1"']),
     (JOB_PAGE, 200, ['data-workspace="team-a"', 'data-name="train-llm"']),
-    ("/ui/workspaces/Team-A/jobs/train-llm", 404, ["Not found"]),
-    ("/ui/workspaces/team-a/jobs/a--b", 404, ["Not found"]),
+    ("/ui/?workspace=Team-A", 200, ["data-bad-name", 'aria-invalid="true"',
+                                     "&#39;Team-A&#39; is not a valid workspace name. Name must"]),
+    ("/ui/workspaces/Team-A/jobs/train-llm", 404,
+     ["Not found", "&#39;Team-A&#39; is not a valid workspace name. Name must"]),
+    ("/ui/workspaces/team-a/jobs/a--b", 404,
+     ["Not found", "&#39;a--b&#39; is not a valid job name. Name must"]),
     ("/ui/workspaces/team-a/jobs/train-llm/steps", 404, ["Not found"]),
     ("/ui/no/such/page", 404, ["Not found"]),
 ])
@@ -38,6 +42,19 @@ def test_pages(client, url, status, holds):
     assert (response.status_code, response.mimetype) == (status, "text/html")
     for text in holds:
         assert text in response.get_data(as_text=True)
+
+
+def test_a_valid_workspace_carries_no_name_rule(client):
+    page = client.get("/ui/?workspace=team-a").get_data(as_text=True)
+    assert "data-bad-name" not in page and "name-rule" not in page
+
+
+def test_the_job_pages_buttons_start_off_and_carry_the_servers_rules(client):
+    """Off until the job is read; which apply is then up to the page (tests/test_ui.py)."""
+    page = client.get(JOB_PAGE).get_data(as_text=True)
+    buttons = re.findall(r'<button type="button" data-action="(\w+)"([^>]*)>', page)
+    assert [action for action, _ in buttons] == ["cancel", "pause", "resume", "rerun"]
+    assert all(attrs.endswith(" disabled") and 'data-when="' in attrs for _, attrs in buttons)
 
 
 def test_ui_without_a_slash_redirects(client):

@@ -52,7 +52,9 @@ const ui = (() => {
   // Either way the tick that made it stops there.
   class Locked extends Error {}
   class Unreachable extends Error {}
-  let page = null, timer = null, running = false, again = false, locked = false;
+  // What the page shows is gone for good (a job deleted while open): said, and no more polls.
+  class Gone extends Error {}
+  let page = null, timer = null, running = false, again = false, locked = false, gone = false;
 
   async function get(path, etag) {
     const answer = await call("GET", path, etag);
@@ -90,10 +92,12 @@ const ui = (() => {
       $("live").textContent = "Live · checked " + clock(new Date());
     } catch (e) {
       if (e instanceof Unreachable) problem("The service cannot be reached; trying again.");
+      else if (e instanceof Gone) { gone = true; problem(e.message); }
       else if (!(e instanceof Locked)) problem("This page failed: " + e);
     } finally {
       running = false;
     }
+    if (gone) { $("live").textContent = "Stopped · reload to look again"; return; }
     if (locked) return;
     const next = again ? 0 : document.hidden ? 10000 : 1000;
     again = false;
@@ -107,7 +111,7 @@ const ui = (() => {
     run();
   }
 
-  function refresh() { if (!locked) { clearTimeout(timer); run(); } }
+  function refresh() { if (!locked && !gone) { clearTimeout(timer); run(); } }
 
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -156,5 +160,5 @@ const ui = (() => {
       h("dd", {}, typeof value[key] === "string" ? value[key] : JSON.stringify(value[key])))));
   }
 
-  return {h, call, get, says, problem, start, refresh, when, time, badge, details, token, STATUSES};
+  return {h, call, get, says, problem, start, refresh, when, time, badge, details, token, STATUSES, Gone};
 })();

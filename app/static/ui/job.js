@@ -11,7 +11,7 @@
   const KEEP = 200;  // log lines shown
   const PAGE = 1000;  // log lines a read asks for, the most the API gives
 
-  let tree = null, treeTag = null, job = null, shape = "", history = new Map();
+  let tree = null, treeTag = null, job = null, shape = "", history = new Map(), attempts = "";
   let logs = fresh(), results = {tag: null, list: [], wait: 0, shown: null};
   const open = new Set();  // keys of the <details> a reader opened, kept across redraws
 
@@ -27,7 +27,8 @@
       draw();
     } else if (answer.status !== 304) {
       clear();
-      return answer.status === 404 ? `There is no job '${name}' in workspace '${workspace}'.` : ui.says(answer);
+      if (answer.status === 404) throw new ui.Gone(`There is no job '${name}' in workspace '${workspace}'.`);
+      return ui.says(answer);
     }
     await readLogs();
     await readResults();
@@ -41,11 +42,17 @@
   }
 
   // One request for every entity's changes; past 1,000 of them, the latest 1,000 or so.
+  // The attempt is counted off the job's own entries: created once, and again by each
+  // rerun. Past two pages some are not read, so the count is then a least.
   async function readHistory() {
     let answer = await ui.get(base + "/history?page_size=1000");
     const pages = answer.ok ? answer.body.pagination.total_pages : 0;
+    const starts = (a) => a.ok ? a.body.data.filter((e) => e.entity_kind === "job" && e.to === "created").length : 0;
+    let count = starts(answer);
     if (pages > 1) answer = await ui.get(`${base}/history?page_size=1000&page=${pages}`);
     if (!answer.ok) return;
+    if (pages > 1) count += starts(answer);
+    attempts = count ? `${count}${pages > 2 ? " or more" : ""}` : "";
     history = new Map();
     for (const entry of answer.body.data) {
       if (!history.has(entry.entity_id)) history.set(entry.entity_id, []);
@@ -59,6 +66,7 @@
     $("job").replaceChildren(h("dl", {class: "meta"},
       row("Description", job && job.description),
       row("Project", job && job.project),
+      row("Attempt", attempts),
       row("Created", ui.time(tree.created_at)),
       row("Updated", ui.time(tree.updated_at)),
       row("Progress", ui.details("Job status details", tree.status_details)),
@@ -66,6 +74,7 @@
     // Redrawn whole: keep what the reader opened and where the keyboard focus was.
     const focused = document.activeElement && document.activeElement.closest("[data-key]");
     $("steps").replaceChildren(...tree.steps.map(step));
+    enable();
     if (focused) {
       const again = $("steps").querySelector(`[data-key="${CSS.escape(focused.dataset.key)}"] summary`);
       if (again) again.focus();
@@ -76,12 +85,24 @@
     return h("li", {class: "step"},
       h("div", {class: "step-head"}, h("h3", {}, s.name), ui.badge(s.status),
         h("span", {class: "quiet"}, "updated ", ui.time(s.updated_at))),
+      executor(s.name),
       ui.details(`Step ${s.name} status details`, s.status_details),
       ui.details(`Step ${s.name} error details`, s.error_details, "bad"),
       timeline(s.id, `History of step ${s.name}`),
       s.tasks.length ? h("table", {class: "tasks"},
         h("thead", {}, h("tr", {}, ["Task", "Status", "Updated", "Reported", "History"].map((c) => h("th", {scope: "col"}, c)))),
         h("tbody", {}, s.tasks.map(task))) : h("p", {class: "quiet"}, "No tasks reported yet."));
+  }
+
+  // Where the step runs, as the job's platform_spec says: the provider first, then the rest.
+  function executor(stepName) {
+    const spec = job && job.platform_spec && (job.platform_spec.steps || []).find((s) => s && s.name === stepName);
+    const given = spec && spec.executor;
+    if (!given || typeof given !== "object") return null;
+    const {provider, ...rest} = given;
+    const text = (v) => typeof v === "string" ? v : JSON.stringify(v);
+    return h("p", {class: "exec quiet"}, "Executor: ", h("strong", {}, text(provider)),
+      Object.entries(rest).map(([key, value]) => ` · ${key} ${text(value)}`));
   }
 
   function task(t) {
@@ -207,6 +228,25 @@
     $("action-said").hidden = !text;
   }
 
+  // A button is on only while its action would change something, by the rules the server
+  // acts by (rendered into its data-* by the server): the job in one of `when`, and, for
+  // the actions that move steps, a current step in one of `moves` and none in `refused`.
+  const words = (text) => (text || "").split(" ").filter(Boolean);
+  function applies(button) {
+    const {when, moves, refused} = button.dataset;
+    if (!tree || !words(when).includes(tree.status)) return false;
+    if (!moves) return true;
+    const statuses = tree.steps.map((s) => s.status);
+    return statuses.some((s) => words(moves).includes(s)) && !statuses.some((s) => words(refused).includes(s));
+  }
+
+  function enable() {
+    for (const button of document.querySelectorAll("[data-action]")) {
+      button.disabled = !applies(button);
+      button.title = button.disabled && tree ? `Does not apply to this job now (${tree.status})` : "";
+    }
+  }
+
   const VERBS = {cancel: "Cancel", pause: "Pause", resume: "Resume", rerun: "Rerun"};
   for (const button of document.querySelectorAll("[data-action]")) {
     button.addEventListener("click", async () => {
@@ -221,7 +261,8 @@
   }
 
   function clear() {
-    [tree, treeTag, job, shape, history] = [null, null, null, "", new Map()];
+    [tree, treeTag, job, shape, history, attempts] = [null, null, null, "", new Map(), ""];
+    enable();
     [logs, results] = [fresh(), {tag: null, list: [], wait: 0, shown: null}];
     for (const id of ["job-status", "job", "steps", "logs", "results"]) $(id).replaceChildren();
     $("logs").hidden = $("results").hidden = true;
