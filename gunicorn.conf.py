@@ -64,7 +64,7 @@ def on_starting(server):
     """Check the tokens and execution profiles files and apply migrations once, in the
     master, before any worker serves: a bad file stops the whole server here, with its
     reason."""
-    from app.auth import load_grants
+    from app.auth import load_grants, warn_if_off
     from app.db import check_at_start, describe, migrate
     from app.faults import classify
     from app.profiles import load_profiles
@@ -90,6 +90,7 @@ def on_starting(server):
     problem = check_at_start(target)
     if problem:
         _refuse(server, problem)
+    warn_if_off(settings, server.log)  # here, once per start; workers do not repeat it
     try:
         applied = migrate(target)
     except Exception as exc:
