@@ -9,6 +9,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
 DEFAULT_DB_POOL_SIZE = 2
 DEFAULT_DB_TIMEOUT_MS = 10_000
+PG_MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's lock_timeout and statement_timeout: an int
 DEFAULT_ARTIFACTS_DIR = "artifacts"
 DEFAULT_LOG_RETENTION_DAYS = 30
 # gunicorn.conf.py reads these through gunicorn_settings().
@@ -24,11 +25,11 @@ class ConfigError(ValueError):
 
 def _raw(name: str) -> str | None:
     """The variable's value, stripped; None when unset or blank (blank means the default)."""
-    value = os.environ.get(name)
-    return value.strip() or None if value is not None else None
+    return (os.environ.get(name) or "").strip() or None
 
 
-def _integer(name: str, default: int, minimum: int, unit: str) -> int:
+def _integer(name: str, default: int, minimum: int, unit: str,
+             maximum: int | None = None) -> int:
     value = _raw(name)
     if value is None:
         return default
@@ -36,8 +37,9 @@ def _integer(name: str, default: int, minimum: int, unit: str) -> int:
         number = int(value)
     except ValueError:
         number = None
-    if number is None or number < minimum:
-        raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} ≥ {minimum}"
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+        raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} {bounds}"
                           f" (default {default})")
     return number
 
@@ -77,7 +79,7 @@ def from_environment() -> dict:
         # The longest a statement may wait on a lock (SQLite's busy timeout; PostgreSQL's
         # lock_timeout and statement_timeout) before the request gets a 503.
         "JOBS_DB_TIMEOUT_MS": _integer("JOBS_DB_TIMEOUT_MS", DEFAULT_DB_TIMEOUT_MS, 1,
-                                       "milliseconds"),
+                                       "milliseconds", PG_MAX_TIMEOUT_MS),
         # SQLite only: `full` (default) fsyncs every commit; `normal` trades the last writes
         # before a power loss (never before a process crash) for speed.
         "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", ("full", "normal")),
