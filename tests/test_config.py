@@ -87,7 +87,9 @@ def test_every_flask_command_refuses_a_bad_setting_in_one_line(tmp_path, name, v
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,value,line", BAD_GUNICORN_SETTINGS + [
-    s for s in BAD_APP_SETTINGS if s[0] == "JOBS_LOG_RETENTION_DAYS"])
+    s for s in BAD_APP_SETTINGS if s[0] == "JOBS_LOG_RETENTION_DAYS"] + [
+    ("PROMETHEUS_MULTIPROC_DIR", "/proc/nope/metrics",
+     "PROMETHEUS_MULTIPROC_DIR=/proc/nope/metrics: cannot make the folder")])
 def test_gunicorn_refuses_a_bad_setting_in_one_line(tmp_path, name, value, line):
     env = _env(tmp_path, **{"GUNICORN_BIND": f"127.0.0.1:{free_port()}", name: value})
     done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
