@@ -3,13 +3,23 @@
 import glob
 import os
 import shutil
+import sys
 import tempfile
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # e.g. "-"; the app logs each request anyway
+# Importing app.config costs nothing more: server_errors below imports the app package too.
+from app import config as _config  # "config" would be a gunicorn setting
+
+try:
+    _settings = _config.gunicorn_settings()
+except _config.ConfigError as exc:
+    # gunicorn would print a traceback for an error while reading this file.
+    print(f"cannot start: {exc}", file=sys.stderr)
+    raise SystemExit(1) from None
+bind = _settings["bind"]
+workers = _settings["workers"]
+threads = _settings["threads"]
+timeout = _settings["timeout"]
+accesslog = _settings["accesslog"]  # e.g. "-"; the app logs each request anyway
 # gunicorn 27's runtime control socket lives at one per-user path; several servers on one
 # host (tests, blue/green) would fight over it, and nothing here uses it.
 control_socket_disable = True
@@ -54,29 +64,33 @@ def on_starting(server):
     """Check the tokens and execution profiles files and apply migrations once, in the
     master, before any worker serves: a bad file stops the whole server here, with its
     reason."""
-    from app import config
-    from app.auth import AuthConfigError, load_grants
+    from app.auth import load_grants, warn_if_off
     from app.db import check_at_start, describe, migrate
     from app.faults import classify
-    from app.profiles import ProfilesConfigError, load_profiles
+    from app.profiles import load_profiles
 
     try:
-        settings = config.from_environment()
+        settings = _config.from_environment()
         if settings["JOBS_AUTH_TOKENS"]:
             load_grants(settings["JOBS_AUTH_TOKENS"])
         if settings["JOBS_EXECUTION_PROFILES"]:
             load_profiles(settings["JOBS_EXECUTION_PROFILES"])
-    except (ValueError, AuthConfigError, ProfilesConfigError) as exc:
+    except _config.ConfigError as exc:
         _refuse(server, str(exc))
 
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    os.makedirs(metrics_dir, exist_ok=True)
+    try:
+        os.makedirs(metrics_dir, exist_ok=True)
+    except OSError as exc:
+        _refuse(server, f"PROMETHEUS_MULTIPROC_DIR={metrics_dir}: cannot make the folder: "
+                        f"{exc.strerror}")
 
     target = settings["JOBS_DB"]
     problem = check_at_start(target)
     if problem:
         _refuse(server, problem)
+    warn_if_off(settings, server.log)  # here, once per start; workers do not repeat it
     try:
         applied = migrate(target)
     except Exception as exc:

@@ -2,7 +2,8 @@
 
 The file holds only SHA-256 hashes of tokens. It is read once, when the app is made; a
 malformed file stops the start with a message that says what is wrong. Without the
-variable, authentication is off and the log says so. Health, metrics and docs stay open;
+variable, authentication is off and the server's log says so, once per start
+(gunicorn.conf.py calls warn_if_off in the master). Health, metrics and docs stay open;
 every /apis request needs `Authorization: Bearer <token>`, except one that names no route of
 the API, which gets its 404 (or 405) like any other.
 """
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 
 from flask import Flask, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from .config import ConfigError
 
 log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -36,7 +39,7 @@ class TokensFileSchema(Schema):
     tokens = fields.List(fields.Nested(TokenSchema), required=True)
 
 
-class AuthConfigError(RuntimeError):
+class AuthConfigError(ConfigError):
     """The tokens file cannot be used; the message says why."""
 
 
@@ -87,11 +90,17 @@ def _refuse(status: int, detail: str, error: str | None = None):
     return response
 
 
+def warn_if_off(settings: dict, logger: logging.Logger = log) -> None:
+    """Said once by whatever starts the server, not by each app made: every gunicorn
+    worker and every `flask` command makes one, and the warning would drown in repeats."""
+    if not settings.get("JOBS_AUTH_TOKENS"):
+        logger.warning("JOBS_AUTH_TOKENS is not set: authentication is OFF; anyone who can "
+                       "reach this service can read and change every workspace")
+
+
 def init_app(app: Flask) -> None:
     path = app.config.get("JOBS_AUTH_TOKENS")
     if not path:
-        log.warning("JOBS_AUTH_TOKENS is not set: authentication is OFF; anyone who can reach "
-                    "this service can read and change every workspace")
         return
     grants = load_grants(path)
     log.info("authentication on: %d token(s) from %s", len(grants), path)

@@ -1,17 +1,46 @@
 """Command-line tasks, run as `flask --app wsgi <command>`."""
 
+import functools
+import os
+import sqlite3
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 import statemachine
 
-from . import store
-from .db import backup, connect, describe, is_postgres, migrate, sqlite
+from . import faults, store
+from .db import backup, connect, describe, is_postgres, migrate, missing, sqlite
+
+
+def database_command(creating: bool = False):
+    """For a command working on JOBS_DB: refuse, in one line, an SQLite file that does not
+    exist (a mistyped JOBS_DB must not become a new empty database: only init-db, with
+    `creating`, and the server's first start make one), and say a storage fault (unreachable,
+    read-only, ...) in one line instead of a traceback."""
+    def wrap(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            target = current_app.config["JOBS_DB"]
+            problem = missing(target, creating)
+            if problem:
+                raise click.ClickException(problem)
+            try:
+                return command(*args, **kwargs)
+            except Exception as exc:
+                fault = faults.classify(exc, target)
+                if fault is None:
+                    raise
+                raise click.ClickException(f"{describe(target)}: {fault.detail}"
+                                           + (f" ({fault.cause})" if fault.cause else "")
+                                           ) from None
+        return with_appcontext(run)
+    return wrap
 
 
 @click.command("init-db")
-@with_appcontext
+@database_command(creating=True)
 def init_db() -> None:
     """Create the database file if needed and apply pending migrations."""
     applied = migrate(current_app.config["JOBS_DB"])
@@ -28,7 +57,7 @@ def machine(mermaid: bool) -> None:
 
 @click.command("reap-stale")
 @click.option("--dry-run", is_flag=True, help="List what would be reaped; change nothing.")
-@with_appcontext
+@database_command()
 def reap_stale(dry_run: bool) -> None:
     """Move to `error` every task whose step's lifecycle.staleness_timeout_seconds has passed
     since its last update. Safe to run from cron or a timer, on any number of hosts."""
@@ -47,7 +76,7 @@ def reap_stale(dry_run: bool) -> None:
 
 
 @click.command("check-db")
-@with_appcontext
+@database_command()
 def check_db() -> None:
     """Run SQLite's integrity check on the database and say what to do if it fails."""
     target = current_app.config["JOBS_DB"]
@@ -75,17 +104,31 @@ def check_db() -> None:
 
 @click.command("backup")
 @click.argument("destination", type=click.Path(dir_okay=False))
-@with_appcontext
+@database_command()
 def backup_db(destination: str) -> None:
     """Copy the live database, consistently, to DESTINATION (SQLite's online backup API)."""
     target = current_app.config["JOBS_DB"]
+    _check_destination(target, destination)
     try:
         pages = backup(target, destination)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    except sqlite3.DatabaseError as exc:  # the destination: the source was opened first
+        raise click.ClickException(f"DESTINATION {destination}: cannot write a database "
+                                   f"there: {exc}") from None
     click.echo(f"{target} -> {destination}: {pages} pages, consistent as of now. To restore: "
                f"stop the service, copy {destination} over {target}, delete {target}-wal and "
                f"{target}-shm if present, start the service.")
+
+
+def _check_destination(target: str, destination: str) -> None:
+    folder = os.path.dirname(os.path.abspath(destination))
+    if not os.path.isdir(folder):
+        raise click.ClickException(f"DESTINATION {destination}: the folder {folder} does not "
+                                   "exist: create it, or choose another destination")
+    if os.path.exists(destination) and os.path.samefile(destination, target):
+        raise click.ClickException(f"DESTINATION {destination}: is the live database itself: "
+                                   "choose another file")
 
 
 def init_app(app: Flask) -> None:

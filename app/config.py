@@ -1,4 +1,6 @@
-"""Configuration in one place: defaults, read from the environment, overridable by tests."""
+"""Configuration in one place: every setting's default and range, read from the environment,
+overridable by tests. A bad value raises ConfigError, whose message is one line naming the
+variable and what it must be; the server and every command print that line and stop."""
 
 import os
 
@@ -7,34 +9,105 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
 DEFAULT_DB_POOL_SIZE = 2
 DEFAULT_DB_TIMEOUT_MS = 10_000
+PG_MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's lock_timeout and statement_timeout: an int
+DEFAULT_ARTIFACTS_DIR = "artifacts"
+DEFAULT_LOG_RETENTION_DAYS = 30
+# gunicorn.conf.py reads these through gunicorn_settings().
+DEFAULT_BIND = "127.0.0.1:8000"
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 1
+DEFAULT_TIMEOUT_S = 30
+
+
+class ConfigError(ValueError):
+    """A setting cannot be used; the message names it and says what it must be."""
+
+
+def _raw(name: str) -> str | None:
+    """The variable's value, stripped; None when unset or blank (blank means the default)."""
+    return (os.environ.get(name) or "").strip() or None
+
+
+def _integer(name: str, default: int, minimum: int, unit: str,
+             maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
+        raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} {bounds}"
+                          f" (default {default})")
+    return number
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str:
-    value = os.environ.get(name, allowed[0]).strip().lower()
+    value = (_raw(name) or allowed[0]).lower()
     if value not in allowed:
-        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+        raise ConfigError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
     return value
-DEFAULT_ARTIFACTS_DIR = "artifacts"
-DEFAULT_LOG_RETENTION_DAYS = 30
+
+
+def _database() -> str:
+    """An SQLite file or a postgresql:// URL (app/db). Unlike the other settings, an empty
+    value is refused: `JOBS_DB=$UNSET_VARIABLE` would otherwise put the state somewhere
+    nobody meant."""
+    value = os.environ.get("JOBS_DB")
+    if value is None:
+        return DEFAULT_DB
+    if not value.strip():
+        raise ConfigError("JOBS_DB='': must be an SQLite file path or a postgresql:// URL "
+                          f"(unset, it is {DEFAULT_DB})")
+    return value.strip()
 
 
 def from_environment() -> dict:
     return {
-        "JOBS_DB": os.environ.get("JOBS_DB", DEFAULT_DB),
-        "JOBS_MAX_BODY_BYTES": int(os.environ.get("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)),
-        "JOBS_AUTH_TOKENS": os.environ.get("JOBS_AUTH_TOKENS") or None,
-        "JOBS_MAX_JSON_DEPTH": int(os.environ.get("JOBS_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)),
+        "JOBS_DB": _database(),
+        "JOBS_MAX_BODY_BYTES": _integer("JOBS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1,
+                                        "bytes"),
+        "JOBS_AUTH_TOKENS": _raw("JOBS_AUTH_TOKENS"),
+        "JOBS_MAX_JSON_DEPTH": _integer("JOBS_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH, 1,
+                                        "levels"),
         # PostgreSQL only: connections each worker process keeps (workers x this must stay
         # within the server's max_connections).
-        "JOBS_DB_POOL_SIZE": int(os.environ.get("JOBS_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE)),
+        "JOBS_DB_POOL_SIZE": _integer("JOBS_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, 1,
+                                      "connections"),
         # The longest a statement may wait on a lock (SQLite's busy timeout; PostgreSQL's
         # lock_timeout and statement_timeout) before the request gets a 503.
-        "JOBS_DB_TIMEOUT_MS": int(os.environ.get("JOBS_DB_TIMEOUT_MS", DEFAULT_DB_TIMEOUT_MS)),
+        "JOBS_DB_TIMEOUT_MS": _integer("JOBS_DB_TIMEOUT_MS", DEFAULT_DB_TIMEOUT_MS, 1,
+                                       "milliseconds", PG_MAX_TIMEOUT_MS),
         # SQLite only: `full` (default) fsyncs every commit; `normal` trades the last writes
         # before a power loss (never before a process crash) for speed.
         "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", ("full", "normal")),
-        "JOBS_ARTIFACTS_DIR": os.environ.get("JOBS_ARTIFACTS_DIR") or DEFAULT_ARTIFACTS_DIR,
-        "JOBS_LOG_RETENTION_DAYS": int(os.environ.get("JOBS_LOG_RETENTION_DAYS",
-                                                      DEFAULT_LOG_RETENTION_DAYS)),
-        "JOBS_EXECUTION_PROFILES": os.environ.get("JOBS_EXECUTION_PROFILES") or None,
+        "JOBS_ARTIFACTS_DIR": _raw("JOBS_ARTIFACTS_DIR") or DEFAULT_ARTIFACTS_DIR,
+        # 0 keeps log lines for ever (app/store/logs.py).
+        "JOBS_LOG_RETENTION_DAYS": _integer("JOBS_LOG_RETENTION_DAYS",
+                                            DEFAULT_LOG_RETENTION_DAYS, 0, "days"),
+        "JOBS_EXECUTION_PROFILES": _raw("JOBS_EXECUTION_PROFILES"),
+    }
+
+
+def gunicorn_settings() -> dict:
+    """What gunicorn.conf.py needs, checked here so a bad value is one line, not a trace."""
+    bind = _raw("GUNICORN_BIND") or DEFAULT_BIND
+    if not bind.startswith(("unix:", "fd://")):
+        _, colon, port = bind.rpartition(":")
+        if colon and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ConfigError(f"GUNICORN_BIND={bind!r}: must be HOST:PORT with a port from 1 "
+                              f"to 65535, unix:PATH or fd://N (default {DEFAULT_BIND})")
+    accesslog = _raw("GUNICORN_ACCESSLOG")
+    if accesslog and accesslog != "-" and not os.path.isdir(os.path.dirname(
+            os.path.abspath(accesslog))):
+        raise ConfigError(f"GUNICORN_ACCESSLOG={accesslog!r}: must be '-' (stdout) or a file "
+                          f"in a folder that exists")
+    return {
+        "bind": bind,
+        "workers": _integer("GUNICORN_WORKERS", DEFAULT_WORKERS, 1, "processes"),
+        "threads": _integer("GUNICORN_THREADS", DEFAULT_THREADS, 1, "threads"),
+        "timeout": _integer("GUNICORN_TIMEOUT", DEFAULT_TIMEOUT_S, 1, "seconds"),
+        "accesslog": accesslog,
     }

@@ -105,7 +105,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
-        fault = faults.classify(exc)
+        fault = faults.classify(exc, app.config["JOBS_DB"])
         if fault is not None:
             return storage_fault(fault)
         log.exception("unhandled error")

@@ -28,14 +28,27 @@ DETAILS = {
                 "written.",
     "unreachable": "The database cannot be reached: check that it is running and reachable.",
     "overloaded": "The database is out of resources (connections or memory): try again later.",
+    "folder_missing": "The database's folder {folder} does not exist (deleted, or never made): "
+                      "restore it and the database file from a backup, then restart the "
+                      "service. Nothing was written.",
+    "file_missing": "The database file {path} was deleted while the service ran: restore it "
+                    "from a backup, then restart the service. Nothing was written.",
 }
 RETRY_AFTER_SECONDS = {"locked": 1, "unreachable": 2}
 
 
+class _Names(dict):
+    def __missing__(self, key: str) -> str:
+        return "(named in the log)"
+
+
 class StorageFault(Exception):
-    def __init__(self, kind: str, cause: str = ""):
-        super().__init__(DETAILS[kind])
-        self.kind, self.detail, self.cause = kind, DETAILS[kind], cause
+    def __init__(self, kind: str, cause: str = "", **names):
+        # A fault rebuilt from its kind alone (a worker reading the shared episode) has no
+        # names: the log line of the episode's start has them.
+        detail = DETAILS[kind].format_map(_Names(names))
+        super().__init__(detail)
+        self.kind, self.detail, self.cause = kind, detail, cause
 
     @property
     def retry_after(self) -> int:
@@ -66,8 +79,19 @@ _PG_CODES = {"25006": "read_only", "53100": "disk_full", "55P03": "locked", "570
 _PG_CLASSES = {"08": "unreachable", "57": "unreachable", "53": "overloaded"}
 
 
-def classify(exc: BaseException) -> StorageFault | None:
-    """The storage fault `exc` is, or None when it is not one (a bug, say)."""
+def classify(exc: BaseException, target: str | None = None) -> StorageFault | None:
+    """The storage fault `exc` is, or None when it is not one (a bug, say). With the SQLite
+    `target`, a fault its missing folder explains is said as that: SQLite itself reports it
+    as a file it cannot open, or (for a file deleted under an open connection) read-only."""
+    fault = _classify(exc)
+    if fault is not None and target and "://" not in target and target != ":memory:":
+        folder = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(folder):
+            return StorageFault("folder_missing", fault.cause, folder=folder)
+    return fault
+
+
+def _classify(exc: BaseException) -> StorageFault | None:
     if isinstance(exc, StorageFault):
         return exc
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):

@@ -33,7 +33,7 @@ def ready():
         else:
             raise faults.StorageFault(fault["kind"], "still faulty at the last probe")
     except Exception as exc:
-        fault = faults.classify(exc)
+        fault = faults.classify(exc, target)
         if fault is None:  # the reason goes to the log, not to the caller
             log.exception("readiness check failed")
             fault = faults.StorageFault("unreachable")

@@ -2,12 +2,12 @@
 
 import click
 from flask import Blueprint, Flask, current_app, jsonify
-from flask.cli import with_appcontext
 
 from schemas.logs import (LogAppendedSchema, LogAppendSchema, LogLineInSchema, LogLineSchema,
                           LogPageSchema, LogQuerySchema)
 
 from . import metrics, store
+from .cli import database_command
 from .db import connect, migrate
 from .docs import (BODY_ERRORS, ERRORS, IF_NONE_MATCH, UNCHANGED, components, documented,
                    json_answer, polled_answer)
@@ -71,7 +71,7 @@ def read_logs(workspace, name):
 
 
 @click.command("prune-logs")
-@with_appcontext
+@database_command()
 def prune_logs() -> None:
     """Delete log lines older than JOBS_LOG_RETENTION_DAYS (appends also do, a batch at a time)."""
     path, days = current_app.config["JOBS_DB"], current_app.config["JOBS_LOG_RETENTION_DAYS"]

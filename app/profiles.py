@@ -16,6 +16,7 @@ from marshmallow import ValidationError
 from schemas import error
 from schemas.profiles import DEFAULT_PROFILE, ExecutionProfileFileSchema, ExecutionProfileSchema
 
+from .config import ConfigError
 from .docs import components, documented
 from .errors import RequestValidationError
 
@@ -25,7 +26,7 @@ _dump = ExecutionProfileSchema().dump
 components({"ExecutionProfile": ExecutionProfileSchema}, answers=True)
 
 
-class ProfilesConfigError(RuntimeError):
+class ProfilesConfigError(ConfigError):
     """The execution profiles file cannot be used; the message says why."""
 
 

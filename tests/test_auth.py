@@ -212,10 +212,17 @@ def test_a_missing_tokens_file_stops_the_start(tmp_path):
         create_app({"JOBS_DB": str(tmp_path / "x.db"), "JOBS_AUTH_TOKENS": str(tmp_path / "no")})
 
 
-def test_without_tokens_the_log_says_authentication_is_off(tmp_path, caplog):
+def test_without_tokens_the_start_says_authentication_is_off_and_no_app_repeats_it(
+        tmp_path, caplog):
+    # The server's start says it once (gunicorn.conf.py; counted in tests/test_config.py);
+    # each app made (every worker, every command) says nothing.
+    from app.auth import warn_if_off
+
     with caplog.at_level(logging.WARNING, logger="app.auth"):
         create_app({"JOBS_DB": str(tmp_path / "x.db")})
-    assert "authentication is OFF" in caplog.text
+        assert "authentication is OFF" not in caplog.text
+        warn_if_off({"JOBS_AUTH_TOKENS": None})
+    assert caplog.text.count("authentication is OFF") == 1
 
 
 @pytest.mark.slow

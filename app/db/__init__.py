@@ -37,6 +37,14 @@ def check_at_start(target: str) -> str | None:
     return None if is_postgres(target) else sqlite.check_at_start(target)
 
 
+def missing(target: str, creating: bool = False) -> str | None:
+    """Why a command cannot work on `target`, in one line (None: it can). An SQLite file must
+    exist, or with `creating` at least its folder; a PostgreSQL URL is always tried."""
+    if is_postgres(target):
+        return None
+    return sqlite.missing_folder(target) if creating else sqlite.missing(target)
+
+
 def backup(target: str, destination: str) -> int:
     """A consistent copy of a live SQLite database (PostgreSQL has pg_dump for that)."""
     if is_postgres(target):

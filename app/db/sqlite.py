@@ -97,6 +97,7 @@ class Database(sqlite_utils.Database):
         self.after_commit.clear()
         try:
             try:
+                self._refuse_if_deleted()
                 yield self
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -129,6 +130,16 @@ class Database(sqlite_utils.Database):
                     raise
             time.sleep(0.02)
 
+    def _refuse_if_deleted(self) -> None:
+        """An open connection to a file deleted since (or whose folder was) still takes
+        writes, which vanish with it: refuse them, naming what is missing. A stat a write."""
+        if self.target == ":memory:" or os.path.exists(self.target):
+            return
+        folder = os.path.dirname(os.path.abspath(self.target))
+        if not os.path.isdir(folder):
+            raise faults.StorageFault("folder_missing", "deleted while open", folder=folder)
+        raise faults.StorageFault("file_missing", "deleted while open", path=self.target)
+
     def _unlock(self) -> None:
         if self.writer_lock is not None:
             fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
@@ -137,6 +148,7 @@ class Database(sqlite_utils.Database):
         """A read that fails when the file cannot be opened or its schema is damaged; and
         storage gone read-only, which no read would notice."""
         self.execute("SELECT 1 FROM _sqlite_migrations LIMIT 1").fetchall()
+        self._refuse_if_deleted()
         if storage_is_read_only(self.target):
             raise faults.StorageFault("read_only", f"{os.path.dirname(self.target)} is read-only")
 
@@ -214,10 +226,33 @@ def integrity_check(path: str) -> list[str]:
         db.close()
 
 
+def missing_folder(path: str) -> str | None:
+    """Why `path` cannot even be created, in one line: its folder does not exist (a mistyped
+    JOBS_DB, most likely); None when it can."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if path == ":memory:" or os.path.isdir(folder):
+        return None
+    return f"JOBS_DB={path}: the folder {folder} does not exist: create it, or correct JOBS_DB"
+
+
+def missing(path: str) -> str | None:
+    """Why `path` is no database to work on, in one line; None when it is one. Commands
+    other than init-db refuse a file that does not exist rather than create an empty one."""
+    problem = missing_folder(path)
+    if problem or path == ":memory:" or os.path.isfile(path):
+        return problem
+    return (f"JOBS_DB={path}: no such database file: correct JOBS_DB, or create the database "
+            "with `flask --app wsgi init-db`")
+
+
 def check_at_start(path: str) -> str | None:
     """What stops a server from starting on this file, in one line; None when nothing does.
-    Read-only storage and a damaged file are refused here rather than served."""
+    A missing folder, read-only storage and a damaged file are refused here rather than
+    served; a missing file in a folder that exists is created (the first start)."""
     folder = os.path.dirname(os.path.abspath(path))
+    problem = missing_folder(path)
+    if problem:
+        return problem
     if storage_is_read_only(path) or (os.path.isdir(folder) and not os.access(folder, os.W_OK)):
         return (f"the storage of the database {path} ({folder}) is read-only: make it "
                 "writable, then start again")
