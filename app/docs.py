@@ -81,6 +81,10 @@ ERRORS = {
 PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "The same key and request within 24 h get the first answer again"}
 PAGING = [
     {"name": "page", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
@@ -267,6 +271,9 @@ def document() -> dict:
     for path, operations in _DOCUMENTED.items():
         spec.path(path=path, operations=operations)
     document = _status_refs_only(spec.to_dict())
+    for operations in document["paths"].values():  # every POST takes it (app/idempotency.py)
+        if "post" in operations:
+            operations["post"]["parameters"].append(IDEMPOTENCY_KEY)
     for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])
