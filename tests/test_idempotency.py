@@ -2,16 +2,19 @@
 both backends; another request under the key is a 422; principals and workspaces each have
 their own keys; an answer older than 24 hours no longer holds its key."""
 
+import contextlib
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 
 from app import create_app
 from app.idempotency import PURGE_BATCH
 from schemas.fields import utc_text
 
-from .conftest import API, platform_spec
+from .conftest import API, Api, platform_spec
 from .test_auth import FILE, HEADERS, METHODS
 
 JOB = {"name": "j1", "platform_spec": platform_spec("train")}
@@ -194,3 +197,40 @@ def test_the_openapi_document_offers_the_header_on_every_post(client):
     assert len(posts) >= 6
     for op in posts:
         assert "Idempotency-Key" in [p["name"] for p in op["parameters"]], op["summary"]
+
+
+@pytest.fixture
+def impatient(db_target):
+    app = create_app({"JOBS_DB": db_target, "TESTING": True, "JOBS_DB_TIMEOUT_MS": 300})
+    yield app.test_client()
+    app.extensions["jobs_db"].close()
+
+
+@contextlib.contextmanager
+def another_writer(db_target: str):
+    """Another program holding the job's row (PostgreSQL) or the write lock (SQLite)."""
+    if db_target.startswith("postgresql://"):
+        with psycopg.connect(db_target) as other:
+            other.execute("SELECT 1 FROM jobs WHERE name = 'j1' FOR UPDATE")
+            yield
+    else:
+        other = sqlite3.connect(db_target, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+
+
+def test_a_503_is_not_recorded_so_the_retry_does_the_work(impatient, db_target, query):
+    api = Api(impatient)
+    api.create_job("j1")
+    with another_writer(db_target):
+        busy = impatient.post(api.url("j1", "cancel"), headers=key("cancel-1"))
+    assert busy.status_code == 503 and "Retry-After" in busy.headers, busy.json
+    assert count(query, "idempotency_keys") == 0
+    done = impatient.post(api.url("j1", "cancel"), headers=key("cancel-1"))
+    assert done.status_code == 200 and done.json["status"] == "cancelled", done.json
+    assert "Idempotent-Replayed" not in done.headers
+    assert query("SELECT status FROM idempotency_keys") == [(200,)]
