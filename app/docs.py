@@ -83,7 +83,8 @@ IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[!-~]([ -~]*[!-~])?$"},  # HTTP strips spaces at either end
     "description": "The same key and request within 24 h get the first answer again"}
 PAGING = [
     {"name": "page", "in": "query",

@@ -234,3 +234,20 @@ def test_a_503_is_not_recorded_so_the_retry_does_the_work(impatient, db_target, 
     assert done.status_code == 200 and done.json["status"] == "cancelled", done.json
     assert "Idempotent-Replayed" not in done.headers
     assert query("SELECT status FROM idempotency_keys") == [(200,)]
+
+
+def accepted_moves(client) -> float:
+    text = client.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("jobs_transitions_total{") and 'outcome="accepted"' in line)
+
+
+def test_a_keyed_write_announces_its_moves_once_it_commits_and_a_replay_none(api, client):
+    api.create_job("j1", steps=("train",))
+    api.put_task("j1", "train", "t0", {"status": "active"})
+    before = accepted_moves(client)
+    assert client.post(api.url("j1", "pause"), headers=key("p")).status_code == 200
+    after = accepted_moves(client)
+    assert after - before == 2  # the step's move and the job's, announced at the commit
+    client.post(api.url("j1", "pause"), headers=key("p"))
+    assert accepted_moves(client) == after

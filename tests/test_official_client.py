@@ -283,7 +283,8 @@ def test_the_client_authenticates_with_a_bearer_token(tmp_path):
 
 def posts_to(server, path: str) -> list[int]:
     """The status of every POST to `path` the server logged, in order."""
-    lines = [json.loads(line) for line in server.log().splitlines() if line.startswith('{"request_id"')]
+    lines = [json.loads(line) for line in server.log().splitlines()
+             if line.startswith('{"request_id"')]
     return [line["status"] for line in lines if line["method"] == "POST" and line["path"] == path]
 
 

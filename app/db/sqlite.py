@@ -95,7 +95,7 @@ class Database(sqlite_utils.Database):
         names what a PostgreSQL writer would lock; here the whole database is.) Inside
         another transaction it is a savepoint: it commits with the outer one."""
         if self.conn.in_transaction:
-            with nested(self, "SAVEPOINT inner", "RELEASE inner", "ROLLBACK TO inner"):
+            with savepoint(self):
                 yield self
             return
         self._begin_immediate()
@@ -167,19 +167,19 @@ class Database(sqlite_utils.Database):
 
 
 @contextmanager
-def nested(db, begin: str, release: str, undo: str):
+def savepoint(db):
     """A savepoint inside the open transaction; its after-commit callbacks wait for the
     outer commit, and are dropped with the savepoint if it is undone."""
     waiting = len(db.after_commit)
-    db.conn.execute(begin)
+    db.conn.execute("SAVEPOINT inner")
     try:
         yield
     except BaseException:
-        db.conn.execute(undo)
-        db.conn.execute(release)
+        db.conn.execute("ROLLBACK TO inner")
+        db.conn.execute("RELEASE inner")
         del db.after_commit[waiting:]
         raise
-    db.conn.execute(release)
+    db.conn.execute("RELEASE inner")
 
 
 def connect(path: str, timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: str = "full") -> Database:
