@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import config, errors, http
+from . import config, errors, http, idempotency
 from .db import open_pool
 
 API_PREFIX = "/apis/jobs/v2"
@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
     for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
     metrics.init_app(app)

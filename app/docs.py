@@ -81,6 +81,11 @@ ERRORS = {
 PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[!-~]([ -~]*[!-~])?$"},  # HTTP strips spaces at either end
+    "description": "The same key and request within 24 h get the first answer again"}
 PAGING = [
     {"name": "page", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
@@ -322,6 +327,8 @@ def document() -> dict:
                 own = responses.get(code)  # an operation's own 403 keeps its reason too
                 responses[code] = answer if own is None else {
                     **answer, "description": f"{own['description']}; or: {answer['description']}"}
+        if "post" in operations:  # every POST takes it (app/idempotency.py)
+            operations["post"]["parameters"].append(IDEMPOTENCY_KEY)
     for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])

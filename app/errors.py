@@ -74,6 +74,10 @@ class MoveRefused(Exception):
 def _detail(status: int, detail, headers=None):
     response = jsonify(detail=detail)
     response.status_code = status
+    if status == 409:
+        # A conflict stays one however often it is sent: the official client retries every
+        # 409 unless told not to (it obeys this header).
+        response.headers["x-should-retry"] = "false"
     for name, value in headers or []:
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -11,7 +11,8 @@ state: the entity's current status (a 422 `invalid_transition`), a stale `If-Mat
 repeated step names in one job, nesting deeper than JOBS_MAX_JSON_DEPTH, a log line for a step
 the job does not have (`unknown_step`), an artifact URL in another workspace than the path's
 (`artifact_outside_workspace`), a page cursor the service did not issue (`invalid_cursor`:
-cursors are opaque and signed), or a string holding U+0000 (`json_invalid`: PostgreSQL's text
+cursors are opaque and signed), an Idempotency-Key already used for another request
+(`idempotency_key_reused`), or a string holding U+0000 (`json_invalid`: PostgreSQL's text
 cannot store it, so no backend accepts it). Those are the only refusals of schema-valid data allowed;
 anything else fails the test.
 """
@@ -36,7 +37,7 @@ from .conftest import platform_spec  # noqa: E402
 
 EXAMPLES = 50
 STATEFUL_REFUSALS = {"invalid_transition", "json_too_deep", "unknown_step",
-                     "artifact_outside_workspace", "invalid_cursor"}
+                     "artifact_outside_workspace", "invalid_cursor", "idempotency_key_reused"}
 
 
 def _app():

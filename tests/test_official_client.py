@@ -6,6 +6,7 @@ client's own exceptions.
 """
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import pydantic
@@ -21,6 +22,7 @@ from nemo_platform.types.shared import (PlatformJobListResultResponse,  # noqa: 
                                         PlatformJobLog, PlatformJobResultResponse,
                                         PlatformJobStatusResponse)
 
+from .proxy import LosingProxy  # noqa: E402
 from .server import running  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -277,3 +279,41 @@ def test_the_client_authenticates_with_a_bearer_token(tmp_path):
                           max_retries=0) as stranger:
             with pytest.raises(AuthenticationError):
                 stranger.jobs.list()
+
+
+def posts_to(server, path: str) -> list[int]:
+    """The status of every POST to `path` the server logged, in order."""
+    lines = [json.loads(line) for line in server.log().splitlines()
+             if line.startswith('{"request_id"')]
+    return [line["status"] for line in lines if line["method"] == "POST" and line["path"] == path]
+
+
+def test_a_name_conflict_is_one_post_and_raises_at_once(server):
+    # Default retries (2): the client retries a 409 unless the answer says not to.
+    with NeMoPlatform(base_url=server.url, workspace="compat") as retrying:
+        make_job(retrying, "conflict-once")
+        path = "/apis/jobs/v2/workspaces/compat/jobs"
+        before = len(posts_to(server, path))
+        started = time.monotonic()
+        with pytest.raises(ConflictError):
+            make_job(retrying, "conflict-once")
+        elapsed = time.monotonic() - started
+    assert posts_to(server, path)[before:] == [409]
+    assert elapsed < 1.0, elapsed  # three POSTs took 1.1 s at the least (two back-offs)
+
+
+def test_a_create_whose_answer_is_lost_is_retried_with_its_key_and_ends_with_the_job(server):
+    path = "/apis/jobs/v2/workspaces/compat/jobs"
+    with LosingProxy(server.port, lose=1) as proxy, \
+            NeMoPlatform(base_url=proxy.url, workspace="compat") as retrying:
+        before = len(posts_to(server, path))
+        job = retrying.jobs.create(
+            name="lost-answer", source="compat-test", spec={}, project="p1",
+            platform_spec={"steps": [{"name": "train", "executor": EXECUTOR}]},
+            extra_headers={"Idempotency-Key": "lost-answer-1"})
+        assert proxy.lost == 1
+    assert_complete(job, PlatformJobResponse)
+    assert job.name == "lost-answer"
+    # The first POST made the job and its answer was lost; the retry was given that answer.
+    assert posts_to(server, path)[before:] == [201, 201]
+    assert requests.get(f"{server.url}{path}/lost-answer").json()["id"] == job.id

@@ -56,7 +56,19 @@ class Database:
 
     @contextmanager
     def transaction(self, job: tuple[str, str] | None = None):
-        """One transaction; with `job` = (workspace, name), that job's row is locked first."""
+        """One transaction; with `job` = (workspace, name), that job's row is locked first.
+        Inside another transaction it is a savepoint: it commits with the outer one."""
+        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            waiting = len(self.after_commit)
+            try:
+                with self.conn.transaction():  # psycopg makes a nested one a savepoint
+                    if job is not None:
+                        self.execute(PostgreSQL.lock_job, job)
+                    yield self
+            except BaseException:
+                del self.after_commit[waiting:]
+                raise
+            return
         self.after_commit.clear()
         try:
             with self.conn.transaction():

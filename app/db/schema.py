@@ -96,6 +96,17 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         _index("jobs", "workspace", "source"),
         _index("jobs", "workspace", "source DESC", name="idx_jobs_workspace_source_desc"),
     ]),
+    # The first answer to each Idempotency-Key (app/idempotency.py). `principal` is '' when
+    # authentication is off: NULLs would never collide in the unique index.
+    ("m006_idempotency_keys", [
+        """CREATE TABLE idempotency_keys (
+            seq {id_pk}, workspace TEXT NOT NULL, principal TEXT NOT NULL,
+            idem_key TEXT NOT NULL, fingerprint TEXT NOT NULL, created_at TEXT NOT NULL,
+            status INTEGER, headers TEXT, body TEXT)""",
+        _index("idempotency_keys", "workspace", "principal", "idem_key", unique=True,
+               name="idx_idempotency_keys_key"),
+        _index("idempotency_keys", "created_at"),
+    ]),
 ]
 
 

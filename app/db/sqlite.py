@@ -92,7 +92,12 @@ class Database(sqlite_utils.Database):
     def transaction(self, job: tuple[str, str] | None = None):
         """One BEGIN IMMEDIATE transaction: the write lock is taken before the first read, so
         a check and the write it guards cannot interleave with another writer's. (`job`
-        names what a PostgreSQL writer would lock; here the whole database is.)"""
+        names what a PostgreSQL writer would lock; here the whole database is.) Inside
+        another transaction it is a savepoint: it commits with the outer one."""
+        if self.conn.in_transaction:
+            with savepoint(self):
+                yield self
+            return
         self._begin_immediate()
         self.after_commit.clear()
         try:
@@ -171,6 +176,22 @@ class Database(sqlite_utils.Database):
         finally:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+
+
+@contextmanager
+def savepoint(db):
+    """A savepoint inside the open transaction; its after-commit callbacks wait for the
+    outer commit, and are dropped with the savepoint if it is undone."""
+    waiting = len(db.after_commit)
+    db.conn.execute("SAVEPOINT inner")
+    try:
+        yield
+    except BaseException:
+        db.conn.execute("ROLLBACK TO inner")
+        db.conn.execute("RELEASE inner")
+        del db.after_commit[waiting:]
+        raise
+    db.conn.execute("RELEASE inner")
 
 
 def connect(path: str, timeout_ms: int = BUSY_TIMEOUT_MS, synchronous: str = "full") -> Database:
