@@ -41,7 +41,7 @@ def test_bad_names_in_the_path_are_422(client, method, template, bad):
         assert response.json["detail"][0]["loc"][0] == "path"
 
 
-@pytest.mark.parametrize("url", ["/", "/apis/jobs/v2", "/apis/jobs/v2/workspaces/ws/nothing",
+@pytest.mark.parametrize("url", ["/nothing", "/apis/jobs/v2", "/apis/jobs/v2/workspaces/ws/nothing",
                                  TASK + "/extra"])
 def test_unknown_routes_are_json_404(client, url):
     assert_json_error(client.get(url), 404)
