@@ -11,6 +11,8 @@ from marshmallow import Schema, ValidationError, fields
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
 
+from werkzeug.exceptions import RequestEntityTooLarge
+
 from .errors import RequestValidationError, UnsupportedMediaType
 
 _ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
@@ -34,7 +36,7 @@ def json_body(empty_as: dict | None = None) -> object:
     read as JSON. `empty_as` is what an empty body stands for (None: an error).
     """
     req = request._get_current_object()  # one context lookup, not one per attribute
-    raw = req.get_data(cache=True)
+    raw = _whole_body(req)
     # The usual header as it is; anything else parsed (parameters, case) and checked.
     if raw and req.environ.get("CONTENT_TYPE") != "application/json":
         mimetype = req.mimetype
@@ -58,6 +60,21 @@ def json_body(empty_as: dict | None = None) -> object:
             error("json_too_deep", ["body"], f"The body nests deeper than {limit} levels.",
                   None, {"max_depth": limit})])
     return body
+
+
+def _whole_body(req) -> bytes:
+    """The body, or 413 if it is over MAX_CONTENT_LENGTH however it is framed.
+
+    werkzeug refuses a Content-Length over the limit before reading, but a body without one
+    (chunked) it reads up to the limit and then stops without a word, so the JSON parsed
+    would be a silent prefix of what was sent. One byte past the limit says the body is over.
+    """
+    raw = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and len(raw) >= limit and req.content_length is None:
+        if req.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return raw
 
 
 def _not_json(reason: str, detail: str) -> RequestValidationError:
