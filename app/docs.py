@@ -80,7 +80,9 @@ ERRORS = {
 }
 PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
-            "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
+            "schema": {"type": "string"},
+            "description": 'A quoted version, "<db_version>" (or a comma-separated list of '
+                           'them), or *; any other form is a 422'}
 PAGING = [
     {"name": "page", "in": "query",
      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},

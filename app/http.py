@@ -15,7 +15,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import RequestValidationError, UnsupportedMediaType
 
-_ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+# RFC 9110 entity-tag: optional W/, then a quoted opaque tag (no quote, space or control).
+_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+_TAG_LIST = re.compile(rf"[ \t]*{_TAG}(?:[ \t]*,[ \t]*{_TAG})*[ \t]*")
 # A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
@@ -159,15 +161,22 @@ def check_names(**names: str) -> None:
 
 
 def if_match():
-    """The If-Match header as None (absent), "*" or a version; any other value can never
-    match a current ETag, so it is -1 and the write is refused with 412."""
+    """The If-Match header as None (absent), "*", or the tuple of entity-tags it lists.
+
+    A value that is neither `*` nor a list of quoted tags (`3`, `garbage`) is a 422: a 412
+    would tell the client to re-read and retry, and the same header would fail again.
+    """
     header = request.environ.get("HTTP_IF_MATCH")  # what request.headers.get reads
     if header is None:
         return None
     if header.strip() == "*":
         return "*"
-    found = _ETAG.match(header)
-    return int(found.group(1)) if found else -1
+    if not _TAG_LIST.fullmatch(header):
+        raise RequestValidationError([error(
+            "if_match_invalid", ["header", "If-Match"],
+            'If-Match must be a quoted version such as "3" (or a comma-separated list of '
+            'them), or *.', header)])
+    return tuple(re.findall(_TAG, header))
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:
