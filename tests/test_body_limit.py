@@ -43,10 +43,10 @@ FITS = {"at-the-limit": one_string(DEFAULT_MAX_BODY_BYTES),
         "just-under": padded(DEFAULT_MAX_BODY_BYTES - 1)}
 
 
-def chunked(body: bytes, path: str) -> Request:
+def chunked(body: bytes, path: str, method: str = "PUT") -> Request:
     """What a server that decodes chunked bodies passes on: no CONTENT_LENGTH, and
     wsgi.input_terminated to say the stream ends where the body does."""
-    environ = EnvironBuilder(path=path, method="PUT", content_type="application/json",
+    environ = EnvironBuilder(path=path, method=method, content_type="application/json",
                              headers={"Transfer-Encoding": "chunked"}).get_environ()
     environ.pop("CONTENT_LENGTH", None)
     environ.update({"wsgi.input": BytesIO(body), "wsgi.input_terminated": True})
@@ -82,6 +82,17 @@ def test_a_chunked_body_within_the_limit_is_read_whole(client, body):
     response = client.open(chunked(body, f"{TASKS}/t0"))
     assert response.status_code == 200, response.json
     assert response.json["status_details"] == json.loads(body).get("status_details", {})
+
+
+@pytest.mark.parametrize("framing", ["chunked", "content-length"])
+def test_a_write_that_reads_no_body_is_413_with_one_over_the_limit(client, framing):
+    body, cancel = OVER["string-2mb"], f"{JOBS}/j1/cancel"
+    if framing == "chunked":
+        response = client.open(chunked(body, cancel, "POST"))
+    else:
+        response = client.post(cancel, data=body, content_type="application/json")
+    assert response.status_code == 413 and response.json == {"detail": DETAIL}
+    assert client.get(f"{JOBS}/j1").json["status"] != "cancelled"
 
 
 # Under gunicorn: the chunked framing is decoded by the server itself, as in production.
