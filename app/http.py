@@ -8,16 +8,15 @@ import re
 
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
-
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from .errors import RequestValidationError, UnsupportedMediaType
 
 # RFC 9110 entity-tag: optional W/, then a quoted opaque tag (no quote, space or control).
-_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
-_TAG_LIST = re.compile(rf"[ \t]*{_TAG}(?:[ \t]*,[ \t]*{_TAG})*[ \t]*")
+_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+_TAG_LIST = re.compile(rf"[ \t]*{_TAG.pattern}(?:[ \t]*,[ \t]*{_TAG.pattern})*[ \t]*")
 # A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
@@ -184,7 +183,7 @@ def if_match():
             "if_match_invalid", ["header", "If-Match"],
             'If-Match must be a quoted version such as "3" (or a comma-separated list of '
             'them), or *.', header)])
-    return tuple(re.findall(_TAG, header))
+    return tuple(_TAG.findall(header))
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:
