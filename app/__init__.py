@@ -35,6 +35,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     metrics.init_app(app)
     observability.init_app(app)
     auth.init_app(app)  # after observability: refusals are logged and counted too
+    app.before_request(http.refuse_an_oversized_body)  # after auth: strangers get 401
     docs.init_app(app)
     cli.init_app(app)
     logs.init_app(app)

@@ -79,8 +79,12 @@ ERRORS = {
     "422": _json("HTTPValidationError", "Validation Error, or a move the rules refuse"),
 }
 PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
+_ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e]*"'  # RFC 9110, ASCII (app.http also takes obs-text)
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
-            "schema": {"type": "string"}, "description": 'A version, "<db_version>", or *'}
+            "schema": {"type": "string", "pattern":
+                       rf"^[ \t]*(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)[ \t]*$"},
+            "description": 'A quoted version, "<db_version>" (or a comma-separated list of '
+                           'them), or *; any other form is a 422'}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,

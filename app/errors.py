@@ -8,7 +8,7 @@ file path) ever reaches the client; unexpected errors are logged in full on the 
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from statemachine import IllegalTransition
 
@@ -101,6 +101,12 @@ def init_app(app: Flask) -> None:
 
         transition_refused.send(exc.kind, source=exc.source, target=exc.target)
         return _detail(422, [exc.entry])
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):
+        # One answer whether the body was refused by its Content-Length or while being read.
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        return _detail(413, f"The body is over {limit} bytes, the most this service accepts.")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

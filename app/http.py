@@ -8,12 +8,15 @@ import re
 
 from flask import Response, current_app, g, request
 from marshmallow import Schema, ValidationError, fields
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
 
 from .errors import RequestValidationError, UnsupportedMediaType
 
-_ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+# RFC 9110 entity-tag: optional W/, then a quoted opaque tag (no quote, space or control).
+_TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
+_TAG_LIST = re.compile(rf"[ \t]*{_TAG.pattern}(?:[ \t]*,[ \t]*{_TAG.pattern})*[ \t]*")
 # A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
@@ -34,7 +37,7 @@ def json_body(empty_as: dict | None = None) -> object:
     read as JSON. `empty_as` is what an empty body stands for (None: an error).
     """
     req = request._get_current_object()  # one context lookup, not one per attribute
-    raw = req.get_data(cache=True)
+    raw = _whole_body(req)
     # The usual header as it is; anything else parsed (parameters, case) and checked.
     if raw and req.environ.get("CONTENT_TYPE") != "application/json":
         mimetype = req.mimetype
@@ -58,6 +61,29 @@ def json_body(empty_as: dict | None = None) -> object:
             error("json_too_deep", ["body"], f"The body nests deeper than {limit} levels.",
                   None, {"max_depth": limit})])
     return body
+
+
+def _whole_body(req) -> bytes:
+    """The body, or 413 if it is over MAX_CONTENT_LENGTH however it is framed.
+
+    werkzeug refuses a Content-Length over the limit before reading, but a body without one
+    (chunked) it reads up to the limit and then stops without a word, so the JSON parsed
+    would be a silent prefix of what was sent. One byte past the limit says the body is over.
+    """
+    raw = req.get_data(cache=True)
+    limit = req.max_content_length
+    if limit is not None and len(raw) >= limit and req.content_length is None:
+        if req.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return raw
+
+
+def refuse_an_oversized_body() -> None:
+    """Before every view: a body over the limit is a 413 even where the view reads none
+    (cancel, delete), so no write ever goes with one. Reading is bounded by the limit."""
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH") or "HTTP_TRANSFER_ENCODING" in environ:
+        _whole_body(request._get_current_object())
 
 
 def _not_json(reason: str, detail: str) -> RequestValidationError:
@@ -142,15 +168,22 @@ def check_names(**names: str) -> None:
 
 
 def if_match():
-    """The If-Match header as None (absent), "*" or a version; any other value can never
-    match a current ETag, so it is -1 and the write is refused with 412."""
+    """The If-Match header as None (absent), "*", or the tuple of entity-tags it lists.
+
+    A value that is neither `*` nor a list of quoted tags (`3`, `garbage`) is a 422: a 412
+    would tell the client to re-read and retry, and the same header would fail again.
+    """
     header = request.environ.get("HTTP_IF_MATCH")  # what request.headers.get reads
     if header is None:
         return None
     if header.strip() == "*":
         return "*"
-    found = _ETAG.match(header)
-    return int(found.group(1)) if found else -1
+    if not _TAG_LIST.fullmatch(header):
+        raise RequestValidationError([error(
+            "if_match_invalid", ["header", "If-Match"],
+            'If-Match must be a quoted version such as "3" (or a comma-separated list of '
+            'them), or *.', header)])
+    return tuple(_TAG.findall(header))
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from openapi_spec_validator import validate
+from prometheus_client import CONTENT_TYPE_LATEST
 
 import statemachine
 from app import create_app
@@ -191,6 +192,11 @@ def test_metrics_in_one_process(api):
     assert metric(text, "jobs_http_request_duration_seconds_count", route=route) >= 2
 
 
+def test_metrics_content_type_is_prometheus_exactly(client):
+    # Once, as prometheus_client spells it: a repeated charset is refused by Prometheus 3.
+    assert client.get("/metrics").headers["Content-Type"] == CONTENT_TYPE_LATEST
+
+
 def test_metrics_cover_results_logs_and_profiles(api, tmp_path, app):
     app.config["JOBS_ARTIFACTS_DIR"] = str(tmp_path / "art")
     (tmp_path / "art" / "ws" / "j1").mkdir(parents=True)
@@ -235,7 +241,9 @@ def test_metrics_add_up_across_gunicorn_workers(tmp_path):
         requests.post(base, json={"name": "j1", "platform_spec": platform_spec("s1")})
         for status in ("active", "completed", "active"):
             requests.put(f"{base}/j1/steps/s1/tasks/t0", json={"status": status}, timeout=5)
-        text = requests.get(f"{server.url}/metrics", timeout=5).text
+        answer = requests.get(f"{server.url}/metrics", timeout=5)
+        text = answer.text
+    assert answer.headers["Content-Type"] == CONTENT_TYPE_LATEST  # multiprocess path too
     assert metric(text, "jobs_http_requests_total", route="/health/live", status="200") == 30
     assert metric(text, "jobs_transitions_total", kind="task", outcome="accepted") == 2
     assert metric(text, "jobs_transitions_total", kind="task", outcome="refused") == 1

@@ -64,15 +64,17 @@ def pagination(page: int, size: int, shown: int, total: int) -> dict:
 
 
 def check_version(kind: str, current: int | None, if_match) -> None:
-    """If-Match: None (absent), "*" (any existing version) or the version it names."""
+    """If-Match: None (absent), "*" (any existing version) or the entity-tags it lists, one
+    of which must be the current ETag, compared strongly (RFC 9110: a weak tag never holds)."""
     if if_match is None:
         return
     if current is None:
         raise PreconditionFailed(f"If-Match cannot hold: the {kind} does not exist yet.")
-    if if_match != "*" and if_match != current:
-        raise PreconditionFailed(
-            f"If-Match does not hold: the {kind} is at version {current}, not {if_match}."
-        )
+    if if_match == "*" or f'"{current}"' in if_match:
+        return
+    weak = "; a weak W/ tag never matches" if any(t.startswith("W/") for t in if_match) else ""
+    raise PreconditionFailed(f"If-Match does not hold: the {kind} is at version {current} "
+                             f'(ETag "{current}"), not {", ".join(if_match)}{weak}.')
 
 
 def job_missing(workspace, job) -> NotFound:
