@@ -6,6 +6,7 @@ an SQLite path. Both backends hand the store a connection with the same small in
 `dialect` for the few things spelled differently (app/db/dialect.py).
 """
 
+from ..config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_TIMEOUT_MS
 from . import postgres, sqlite
 
 
@@ -13,7 +14,8 @@ def is_postgres(target: str) -> bool:
     return target.startswith(("postgresql://", "postgres://"))
 
 
-def open_pool(target: str, pool_size: int = 2, timeout_ms: int = 10_000,
+def open_pool(target: str, pool_size: int = DEFAULT_DB_POOL_SIZE,
+              timeout_ms: int = DEFAULT_DB_TIMEOUT_MS,
               sqlite_synchronous: str = "full"):
     """A pool that opens nothing until first used, so it is safe to make before a fork."""
     if is_postgres(target):
@@ -65,3 +67,12 @@ def describe(target: str) -> str:
         return f"postgresql://{info.get('user', '')}@{info.get('host', '')}:" \
                f"{info.get('port', 5432)}/{info.get('dbname', '')}"
     return target
+
+
+def init_app(app) -> None:
+    """As flaskr's db.init_app: the pool, its teardown and the database commands on `app`.
+    The Flask side is app/db/web.py, imported only here: the store and the backends can be
+    imported (and used by a script) without Flask."""
+    from . import web
+
+    web.init_app(app)
