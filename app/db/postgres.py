@@ -17,6 +17,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from .. import faults
+from ..config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_TIMEOUT_MS
 from .dialect import PostgreSQL
 from .schema import MIGRATIONS, statements
 
@@ -99,7 +100,7 @@ class Database:
         self.conn.close()
 
 
-def connect(url: str, timeout_ms: int = 10_000) -> Database:
+def connect(url: str, timeout_ms: int = DEFAULT_DB_TIMEOUT_MS) -> Database:
     """A connection of its own, outside any pool (command-line tasks)."""
     return Database(psycopg.connect(url, **_session(timeout_ms)), url)
 
@@ -141,7 +142,8 @@ class ConnectionPool:
     get their 503 at once, so an outage is said at once and the server is not hammered.
     """
 
-    def __init__(self, url: str, size: int = 2, timeout_ms: int = 10_000):
+    def __init__(self, url: str, size: int = DEFAULT_DB_POOL_SIZE,
+                 timeout_ms: int = DEFAULT_DB_TIMEOUT_MS):
         self.url, self.size, self.timeout_ms = url, size, timeout_ms
         self._pid: int | None = None
         self._forked()

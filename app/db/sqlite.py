@@ -17,10 +17,10 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from .. import faults
+from ..config import DEFAULT_DB_TIMEOUT_MS as BUSY_TIMEOUT_MS  # JOBS_DB_TIMEOUT_MS's default
 from .dialect import SQLite
 from .schema import MIGRATIONS, statements
 
-BUSY_TIMEOUT_MS = 10_000
 # SQLite's own busy timeout: readers in WAL mode never wait on writers, and a writer retries
 # in short tries (Database._begin_immediate) up to BUSY_TIMEOUT_MS or JOBS_DB_TIMEOUT_MS.
 TRY_LOCK_MS = 50
