@@ -12,8 +12,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import faults
 from .errors import ApiError, MoveRefused, RequestValidationError
-from .metrics import count_storage_fault
-from .signals import transition_refused
+from .signals import storage_fault_answered, transition_refused
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ def json_error(code: int, detail, headers=(), /, **fields):
 def storage_fault(fault: faults.StorageFault):
     # Logged once per episode (app/faults.py), counted every time; never a traceback.
     faults.began(current_app.config["JOBS_DB"], fault)
-    count_storage_fault(fault.kind)
+    storage_fault_answered.send(fault.kind)
     return json_error(503, fault.detail, [("Retry-After", str(fault.retry_after))])
 
 

@@ -12,3 +12,5 @@ _signals = Namespace()
 # Accepted is sent only once the change's transaction has committed (app/store/history.py).
 transition_accepted = _signals.signal("transition-accepted")
 transition_refused = _signals.signal("transition-refused")
+# sender: the fault's kind; sent each time a request is answered 503 for it.
+storage_fault_answered = _signals.signal("storage-fault-answered")
