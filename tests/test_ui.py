@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from .browser import launch
+from .conftest import EXECUTOR
 from .server import running
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -69,7 +70,7 @@ class Service:
 
     def create_job(self, name: str, steps=("prep", "train"), **extra) -> dict:
         body = {"name": name, "platform_spec": {"steps": [
-            {"name": s, "executor": {"provider": "local"}} for s in steps]}, **extra}
+            {"name": s, "executor": EXECUTOR} for s in steps]}, **extra}
         response = requests.post(self.api(), json=body, headers=self.headers, timeout=10)
         assert response.status_code == 201, response.text
         return response.json()
