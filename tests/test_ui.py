@@ -353,7 +353,7 @@ def test_the_job_page_shows_each_steps_executor_and_the_attempt(page, service):
     service.create_job("tuned", executors={"train": executor})
     page.goto(service.job_page("tuned"))
     expect(page.locator(".step .exec")).to_have_text([
-        "Executor: local",
+        'Executor: cpu · container {"image":"python:3.11"}',
         'Executor: gpu · profile a100 · container {"image":"nvcr.io/nvidia/nemo:24.09"}'])
     attempt = page.locator(".meta dt", has_text="Attempt").locator("xpath=following-sibling::dd[1]")
     expect(attempt).to_have_text("1")
