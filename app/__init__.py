@@ -23,12 +23,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 
-    from . import (auth, cli, docs, health, jobs, logs, metrics, observability, profiles,
-                   results, steps, tasks, ui)
+    from . import auth, cli, docs, health, logs, metrics, observability, profiles, ui
 
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
-    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    register_api(app)
     idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
@@ -40,3 +38,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     cli.init_app(app)
     logs.init_app(app)
     return app
+
+
+def register_api(app: Flask) -> None:
+    """The API's views under API_PREFIX (app/docs.py also builds its document from these)."""
+    from . import jobs, logs, profiles, results, steps, tasks
+
+    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
