@@ -19,7 +19,6 @@ bp = Blueprint("jobs", __name__)
 @body(schemas.job_create)
 @answers(201, JobSchema, "Created", etag=VERSION)
 @refuses(409, "Name in use")
-@refuses(412, "If-Match cannot hold: the job does not exist yet")
 def create_job(workspace, body):
     profiles.check_executors(body["platform_spec"])
     if if_match() is not None:
