@@ -21,6 +21,9 @@ from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.errors import HTTPValidationErrorSchema, ValidationErrorSchema
+from schemas.executor import (INT_TEXT_PATTERN, POSITIVE_INT_TEXT_PATTERN,
+                              ContainerExecutorSchema, Executor, LaxInteger,
+                              SubprocessExecutorSchema)
 from schemas.fields import NAME_PATTERN, StatusField, Timestamp
 from schemas.history import HistoryEntrySchema, HistoryPageSchema
 from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
@@ -56,6 +59,8 @@ COMPONENTS = {
     "PlatformJobLogAppended": LogAppendedSchema,
     "PlatformJobResultCreate": ResultCreateSchema, "PlatformJobResultResponse": ResultSchema,
     "PlatformJobListResultResponse": ResultListSchema, "ExecutionProfile": ExecutionProfileSchema,
+    "ContainerExecutionProvider": ContainerExecutorSchema,
+    "SubprocessExecutionProvider": SubprocessExecutorSchema,
 }
 
 
@@ -65,6 +70,27 @@ def _ref(name: str) -> dict:
 
 def _status_ref(converter, field, **kwargs) -> dict:
     return {"$ref": "#/components/schemas/PlatformJobStatus"} if isinstance(field, StatusField) else {}
+
+
+def _executor(converter, field, **kwargs) -> dict:
+    """An executor is one of the providers' objects, told apart by `provider`."""
+    if not isinstance(field, Executor):
+        return {}
+    return {"oneOf": [_ref("ContainerExecutionProvider"), _ref("SubprocessExecutionProvider")],
+            "discriminator": {"propertyName": "provider"}}
+
+
+def _lax_integer(converter, field, ret, **kwargs) -> dict:
+    """What pydantic reads as a whole number: one, true/false, or its digits as text."""
+    if not isinstance(field, LaxInteger):
+        return {}
+    positive = ret.pop("minimum", None) == 1  # num_nodes; no other bound is used
+    ret.pop("type", None)
+    forms = [{"type": "integer", **({"minimum": 1} if positive else {})},
+             {"const": True} if positive else {"type": "boolean"},
+             {"type": "string", "pattern": POSITIVE_INT_TEXT_PATTERN if positive
+              else INT_TEXT_PATTERN}]
+    return {"anyOf": forms + ([{"type": "null"}] if field.allow_none else [])}
 
 
 def _json(schema: str, description: str) -> dict:
@@ -256,6 +282,8 @@ def _build(app: Flask) -> dict:
         lambda field, **kw: {"required": True} if field.required else {},
         lambda field, **kw: {"style": "form", "explode": False}
         if isinstance(field, fields.List) else {}]
+    plugin.converter.add_attribute_function(_executor)
+    plugin.converter.add_attribute_function(_lax_integer)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
     spec.components.schema("PlatformJobStatus", {
         "type": "string", "enum": [s.value for s in Status], "title": "PlatformJobStatus",
@@ -275,6 +303,12 @@ def _build(app: Flask) -> dict:
                 own = responses.get(code)  # an operation's own 403 keeps its reason too
                 responses[code] = answer if own is None else {
                     **answer, "description": f"{own['description']}; or: {answer['description']}"}
+    # A variable has a value or a secret, exactly one (a rule marshmallow's fields cannot say).
+    document["components"]["schemas"]["EnvironmentVariable"]["anyOf"] = [
+        {"required": ["value"], "properties": {"value": {"type": "string"},
+                                               "from_secret": {"type": "null"}}},
+        {"required": ["from_secret"], "properties": {"from_secret": {"type": "object"},
+                                                     "value": {"type": "null"}}}]
     for schema in _answer_schemas(app):
         component = document["components"]["schemas"][_name(schema)]
         component["required"] = list(component["properties"])

@@ -53,17 +53,19 @@ def delete_job(workspace, name):
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
 @operation("{action} a job")
+@body(schemas.action, empty_as={})
 @answers(200, JobSchema, "The job", etag=VERSION)
 @refuses(412)
-def act(workspace, name, action):
+def act(workspace, name, action, body):
     return entity(schemas.dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
 @operation("Rerun a job")
+@body(schemas.action, empty_as={})
 @answers(200, JobSchema, "The job", etag=VERSION)
 @refuses(412)
-def rerun(workspace, name):
+def rerun(workspace, name, body):
     return entity(schemas.dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
 
 
