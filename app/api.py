@@ -9,7 +9,7 @@ map, so no operation is described anywhere but beside its view:
 
     @bp.put("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
     @operation("Update a task")
-    @body(schemas.task_update, empty_as={})
+    @body(_update, empty_as={})
     @answers(200, TaskSchema, "Successful Response", etag=VERSION)
     @refuses(412)
     def put_task(workspace, job, step, name, body): ...

@@ -37,7 +37,7 @@ from schemas.results import ResultCreateSchema, ResultListSchema, ResultSchema
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 from statemachine import Status
 
-from .api import OPAQUE, REASONS
+from .api import REASONS
 
 # Component name -> schema: the seed's names and upstream's (a schema nested in one of these
 # and named nowhere is a component named after its class, as Executor).

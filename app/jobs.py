@@ -2,9 +2,11 @@
 
 from flask import Blueprint, jsonify
 
-import schemas
-from schemas.history import HistoryPageSchema
-from schemas.job import JobPageSchema, JobSchema, JobStatusSchema
+from schemas import plain_dumper
+from schemas.history import HistoryPageSchema, PageQuerySchema
+from schemas.job import (ActionSchema, JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
+                         StatusDetailsSchema)
+from schemas.query import JobListQuerySchema
 
 from . import profiles, store
 from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
@@ -12,34 +14,43 @@ from .errors import PreconditionFailed
 from .http import conditional, db, entity, if_match, principal
 
 bp = Blueprint("jobs", __name__)
+_create = JobCreateSchema()
+_action = ActionSchema()
+_query = JobListQuerySchema()
+_page = JobPageSchema()
+_status = JobStatusSchema()
+_details = StatusDetailsSchema()
+_history_query = PageQuerySchema()
+_history = HistoryPageSchema()
+dump_job = plain_dumper(JobSchema())  # the single-job answers, without marshmallow's walk
 
 
 @bp.post("/workspaces/<workspace>/jobs")
 @operation("Create a job")
-@body(schemas.job_create)
+@body(_create)
 @answers(201, JobSchema, "Created", etag=VERSION)
 @refuses(409, "Name in use")
 def create_job(workspace, body):
     profiles.check_executors(body["platform_spec"])
     if if_match() is not None:
         raise PreconditionFailed("If-Match cannot hold: the job does not exist yet.")
-    return entity(schemas.dump_job, store.create_job(db(), workspace, body, principal()), 201)
+    return entity(dump_job, store.create_job(db(), workspace, body, principal()), 201)
 
 
 @bp.get("/workspaces/<workspace>/jobs")
 @operation("List jobs")
-@arguments(schemas.job_query)
-@answers(200, JobPageSchema, "A page", etag=OPAQUE)
+@arguments(_query)
+@answers(200, _page, "A page", etag=OPAQUE)
 @answers(304)
 def list_jobs(workspace, query):
-    return conditional(jsonify(schemas.job_page.dump(store.list_jobs(db(), workspace, query))))
+    return conditional(jsonify(_page.dump(store.list_jobs(db(), workspace, query))))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>")
 @operation("Get a job")
 @answers(200, JobSchema, "The job", etag=VERSION)
 def get_job(workspace, name):
-    return entity(schemas.dump_job, store.get_job(db(), workspace, name))
+    return entity(dump_job, store.get_job(db(), workspace, name))
 
 
 @bp.delete("/workspaces/<workspace>/jobs/<name>")
@@ -53,44 +64,44 @@ def delete_job(workspace, name):
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
 @operation("{action} a job")
-@body(schemas.action, empty_as={})
+@body(_action, empty_as={})
 @answers(200, JobSchema, "The job", etag=VERSION)
 @refuses(412)
 def act(workspace, name, action, body):
-    return entity(schemas.dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
+    return entity(dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
 @operation("Rerun a job")
-@body(schemas.action, empty_as={})
+@body(_action, empty_as={})
 @answers(200, JobSchema, "The job", etag=VERSION)
 @refuses(412)
 def rerun(workspace, name, body):
-    return entity(schemas.dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
+    return entity(dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/status")
 @operation("Get a job's status tree")
-@answers(200, JobStatusSchema, "The tree", etag=OPAQUE)
+@answers(200, _status, "The tree", etag=OPAQUE)
 @answers(304)
 def status_tree(workspace, name):
-    return conditional(jsonify(schemas.job_status.dump(store.status_tree(db(), workspace, name))))
+    return conditional(jsonify(_status.dump(store.status_tree(db(), workspace, name))))
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<name>/status-details")
 @operation("Merge into a job's status_details")
-@body(schemas.status_details)
+@body(_details)
 @answers(200, JobSchema, "The job", etag=VERSION)
 @refuses(412)
 def merge_status_details(workspace, name, body):
     job = store.merge_status_details(db(), workspace, name, body, if_match(), principal())
-    return entity(schemas.dump_job, job)
+    return entity(dump_job, job)
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/history")
 @operation("List the status changes of a job and everything under it, oldest first")
-@arguments(schemas.page_query)
-@answers(200, HistoryPageSchema, "A page")
+@arguments(_history_query)
+@answers(200, _history, "A page")
 def job_history(workspace, name, query):
     history = store.job_history(db(), workspace, name, query["page"], query["page_size"])
-    return jsonify(schemas.history_page.dump(history))
+    return jsonify(_history.dump(history))

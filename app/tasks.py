@@ -2,29 +2,34 @@
 
 from flask import Blueprint, jsonify
 
-import schemas
-from schemas.history import HistoryPageSchema
-from schemas.task import TaskListSchema, TaskSchema
+from schemas import plain_dumper
+from schemas.history import HistoryPageSchema, PageQuerySchema
+from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 
 from . import store
 from .api import VERSION, answers, arguments, body, operation, refuses
 from .http import db, entity, if_match, principal
 
 bp = Blueprint("tasks", __name__)
+_update = TaskUpdateSchema()
+_list = TaskListSchema()
+_history_query = PageQuerySchema()
+_history = HistoryPageSchema()
+dump_task = plain_dumper(TaskSchema())  # the single-task answers, without marshmallow's walk
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>/tasks")
 @operation("List a step's tasks")
-@answers(200, TaskListSchema, "The tasks")
+@answers(200, _list, "The tasks")
 def list_tasks(workspace, job, name):
-    return jsonify(schemas.task_list.dump({"data": store.list_tasks(db(), workspace, job, name)}))
+    return jsonify(_list.dump({"data": store.list_tasks(db(), workspace, job, name)}))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
 @operation("Get a task")
 @answers(200, TaskSchema, "The task", etag=VERSION)
 def get_task(workspace, job, step, name):
-    return entity(schemas.dump_task, store.get_task(db(), workspace, job, step, name))
+    return entity(dump_task, store.get_task(db(), workspace, job, step, name))
 
 
 @bp.put("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
@@ -32,19 +37,19 @@ def get_task(workspace, job, step, name):
            operationId="update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
                        "job-steps-step-tasks-name-put",
            description="Update a job step task (upstream's summary: Update Job Step Task).")
-@body(schemas.task_update, empty_as={})  # the seed's own example sends {}
+@body(_update, empty_as={})  # the seed's own example sends {}
 @answers(200, TaskSchema, "Successful Response", etag=VERSION)
 @refuses(412)
 def put_task(workspace, job, step, name, body):
     task = store.put_task(db(), workspace, job, step, name, body, if_match(), principal())
-    return entity(schemas.dump_task, task)
+    return entity(dump_task, task)
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>/history")
 @operation("List a task's status changes, oldest first")
-@arguments(schemas.page_query)
-@answers(200, HistoryPageSchema, "A page")
+@arguments(_history_query)
+@answers(200, _history, "A page")
 def task_history(workspace, job, step, name, query):
     history = store.task_history(db(), workspace, job, step, name, query["page"],
                                  query["page_size"])
-    return jsonify(schemas.history_page.dump(history))
+    return jsonify(_history.dump(history))
