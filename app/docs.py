@@ -251,7 +251,7 @@ def _answer_schemas(app: Flask) -> set:
         if schema in found:
             continue
         found.add(schema)
-        for f in schema._declared_fields.values():
+        for f in resolve_schema_instance(schema).fields.values():
             f = f.inner if isinstance(f, fields.List) else f
             if isinstance(f, fields.Nested):
                 todo.append(f.nested)
