@@ -14,7 +14,8 @@ map, so no operation is described anywhere but beside its view:
     @refuses(412)
     def put_task(workspace, job, step, name, body): ...
 
-`@bp.<method>(rule)` goes on top; the order of the others does not matter.
+`@bp.<method>(rule)` goes on top; the order of the others does not matter. A 412 refusal
+also documents the If-Match header, a 304 answer If-None-Match.
 """
 
 from dataclasses import dataclass, field
