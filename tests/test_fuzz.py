@@ -18,11 +18,11 @@ anything else fails the test.
 """
 
 import atexit
-import re
 import shutil
 import tempfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -32,7 +32,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: 
 
 from app import create_app  # noqa: E402
 from app.db import migrate  # noqa: E402
-from app.docs import IF_MATCH  # noqa: E402
 from app.http import holds_nul  # noqa: E402
 
 from .conftest import platform_spec  # noqa: E402
@@ -66,6 +65,13 @@ def _repeated_step_names(case) -> bool:
     return len(names) != len(set(names))
 
 
+def _headers_fit_their_schemas(case) -> bool:
+    headers = case.headers or {}
+    return all(jsonschema.Draft202012Validator(p["schema"]).is_valid(headers[p["name"]])
+               for p in case.operation.definition.raw.get("parameters", [])
+               if p["in"] == "header" and p["name"] in headers)
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
@@ -78,10 +84,7 @@ def test_every_operation_conforms_to_the_document(case):
     # does not fit its pattern): that part may be refused like any other invalid input.
     if any(part.mode is not GenerationMode.POSITIVE for part in case.meta.components.values()):
         return
-    # The coverage phase labels its whole header set positive even when the If-Match it
-    # picked ("0") does not fit the pattern; such a header is refused as the others are.
-    sent = (case.headers or {}).get("If-Match")
-    if sent is not None and not re.search(IF_MATCH["schema"]["pattern"], sent):
+    if not _headers_fit_their_schemas(case):  # some phases mark such a case positive too
         return
     if response.status_code == 422:
         kinds = {e["type"] for e in response.json()["detail"]}
