@@ -10,8 +10,8 @@ API_PREFIX = "/apis/jobs/v2"
 def create_app(overrides: dict | None = None):
     from flask import Flask
 
-    from . import (answers, auth, cli, config, db, docs, health, http, idempotency, jobs, logs,
-                   metrics, observability, profiles, results, steps, tasks, ui)
+    from . import (answers, auth, cli, config, db, docs, health, http, idempotency, logs,
+                   metrics, observability, profiles, ui)
 
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment())
@@ -23,9 +23,7 @@ def create_app(overrides: dict | None = None):
     db.init_app(app)  # the pool (opens nothing yet), its teardown, init-db/check-db/backup
     answers.init_app(app)
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
-
-    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
-        app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    register_api(app)
     idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
     for blueprint in (health.bp, ui.bp, metrics.bp, docs.bp):  # ui: pages; data via /apis
         app.register_blueprint(blueprint)
@@ -41,3 +39,11 @@ def create_app(overrides: dict | None = None):
     cli.init_app(app)
     logs.init_app(app)  # prune-logs
     return app
+
+
+def register_api(app) -> None:
+    """The API's views under API_PREFIX (app/docs.py also builds its document from these)."""
+    from . import jobs, logs, profiles, results, steps, tasks
+
+    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -188,7 +188,7 @@ def if_match():
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:
-    """One entity as JSON (`dump` is one of schemas.dump_*), its version as a strong ETag."""
+    """One entity as JSON (`dump` is a plain_dumper), its version as a strong ETag."""
     return Response(_encode(dump(obj)), status,
                     {"ETag": f'"{obj["db_version"]}"'}, mimetype="application/json")
 
