@@ -123,7 +123,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(faults.StorageFault)
     def storage_fault(fault: faults.StorageFault):
-        # Logged once per episode (app/faults.py), counted every time; never a traceback.
+        # Logged once per episode (app/faults/episodes.py), counted every time; never a traceback.
         faults.began(app.config["JOBS_DB"], fault)
         count_storage_fault(fault.kind)
         return _detail(503, fault.detail, [("Retry-After", str(fault.retry_after))])
