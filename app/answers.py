@@ -33,7 +33,7 @@ def json_error(code: int, detail, headers=(), /, **fields):
 
 
 def storage_fault(fault: faults.StorageFault):
-    # Logged once per episode (app/faults.py), counted every time; never a traceback.
+    # Logged once per episode (app/faults/episodes.py), counted every time; never a traceback.
     faults.began(current_app.config["JOBS_DB"], fault)
     storage_fault_answered.send(fault.kind)
     return json_error(503, fault.detail, [("Retry-After", str(fault.retry_after))])

@@ -14,7 +14,7 @@ from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 
 from .. import faults
-from . import backup, connect, describe, is_postgres, migrate, missing, open_pool, sqlite
+from . import backend_for, backup, describe, migrate, missing, open_pool
 
 
 def init_app(app: Flask) -> None:
@@ -80,18 +80,10 @@ def init_db() -> None:
 def check_db() -> None:
     """Run SQLite's integrity check on the database and say what to do if it fails."""
     target = current_app.config["JOBS_DB"]
-    if is_postgres(target):
-        db = connect(target)
-        try:
-            db.ping()
-        finally:
-            db.close()
-        click.echo(f"{describe(target)}: reachable and migrated. PostgreSQL checks its own "
-                   "pages; use pg_amcheck for a deeper check.")
-        return
-    problems = sqlite.integrity_check(target)
+    backend = backend_for(target)
+    problems = backend.check(target)  # PostgreSQL's are faults, said by database_command
     if not problems:
-        click.echo(f"{target}: ok (PRAGMA integrity_check)")
+        click.echo(backend.checked(target))
         return
     click.echo(f"{target}: DAMAGED — {len(problems)} problem(s), first: {problems[0]}", err=True)
     click.echo(
