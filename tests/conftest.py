@@ -87,15 +87,20 @@ def serving(app, target: str):
     were afterwards. Building an app (werkzeug compiles every route) costs more than most
     tests do, so the suite builds few and hands each test a fresh database."""
     config = dict(app.config)  # a test may change a setting: it is undone after
-    app.config["JOBS_DB"] = target
-    app.extensions["jobs_db"].close()
-    app.extensions["jobs_db"] = open_pool(target, app.config["JOBS_DB_POOL_SIZE"],
-                                          app.config["JOBS_DB_TIMEOUT_MS"],
-                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
+    # The suite's one PostgreSQL database, emptied between tests, keeps its warm pool; an
+    # SQLite file is new to each test, and so is its pool.
+    same = target == app.config["JOBS_DB"] and is_postgres(target)
+    if not same:
+        app.config["JOBS_DB"] = target
+        app.extensions["jobs_db"].close()
+        app.extensions["jobs_db"] = open_pool(target, app.config["JOBS_DB_POOL_SIZE"],
+                                              app.config["JOBS_DB_TIMEOUT_MS"],
+                                              app.config["JOBS_SQLITE_SYNCHRONOUS"])
     try:
         yield app
     finally:
-        app.extensions["jobs_db"].close()
+        if not same:
+            app.extensions["jobs_db"].close()
         app.extensions.pop("jobs_cursor_key", None)  # the database's own, read once per app
         app.config.clear()
         app.config.update(config)
