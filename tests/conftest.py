@@ -4,7 +4,8 @@ from contextlib import contextmanager
 import pytest
 
 from app import create_app
-from app.db import connect, is_postgres, migrate, open_pool
+from app.db import connect, is_postgres, migrate
+from app.db.web import open_app_pool
 
 from .needs import unavailable
 from .pg import HOW_TO_ENABLE, PostgresServer, empty_tables, find_bindir
@@ -93,9 +94,7 @@ def serving(app, target: str):
     if not same:
         app.config["JOBS_DB"] = target
         app.extensions["jobs_db"].close()
-        app.extensions["jobs_db"] = open_pool(target, app.config["JOBS_DB_POOL_SIZE"],
-                                              app.config["JOBS_DB_TIMEOUT_MS"],
-                                              app.config["JOBS_SQLITE_SYNCHRONOUS"])
+        open_app_pool(app)
     try:
         yield app
     finally:

@@ -18,13 +18,18 @@ from . import backend_for, backup, describe, migrate, missing, open_pool
 
 
 def init_app(app: Flask) -> None:
-    # Connections open lazily, per thread and per process: nothing is opened here.
-    app.extensions["jobs_db"] = open_pool(app.config["JOBS_DB"], app.config["JOBS_DB_POOL_SIZE"],
-                                          app.config["JOBS_DB_TIMEOUT_MS"],
-                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
+    open_app_pool(app)
     app.teardown_appcontext(release_db)
     for command in (init_db, check_db, backup_db):
         app.cli.add_command(command)
+
+
+def open_app_pool(app: Flask) -> None:
+    """The pool for the app's JOBS_DB, as its settings say. Connections open lazily, per
+    thread and per process: nothing is opened here."""
+    app.extensions["jobs_db"] = open_pool(app.config["JOBS_DB"], app.config["JOBS_DB_POOL_SIZE"],
+                                          app.config["JOBS_DB_TIMEOUT_MS"],
+                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
 
 
 def db():
