@@ -38,7 +38,7 @@ def get_job(workspace, name):
 @bp.delete("/workspaces/<workspace>/jobs/<name>")
 def delete_job(workspace, name):
     check_names(workspace=workspace, name=name)
-    store.delete_job(db(), workspace, name, if_match())
+    store.delete_job(db(), workspace, name, if_match(), principal())
     return "", 204
 
 

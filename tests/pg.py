@@ -99,6 +99,6 @@ def empty_tables(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('schema_migrations', 'service_keys')")]
+            "AND tablename NOT IN ('schema_migrations', 'service_keys', 'event_marks')")]
         if tables:
             conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
