@@ -23,13 +23,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.teardown_appcontext(http.release_db)
     errors.init_app(app)
 
-    from . import (auth, cli, docs, health, jobs, logs, metrics, observability, profiles,
-                   results, steps, tasks, ui)
+    from . import (auth, cli, docs, events, health, jobs, logs, metrics, observability,
+                   profiles, results, steps, tasks, ui)
 
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
     for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
     idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
+    events.init_app(app, API_PREFIX)  # the feed; Events-Cursor and Prefer: wait on reads
     app.register_blueprint(health.bp)
     app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
     metrics.init_app(app)

@@ -1,0 +1,234 @@
+"""Waiting for events without holding a process, and without each watcher polling.
+
+Each worker process has one tail thread (a Hub per database). It reads every new event once
+and hands each to the waiting watchers whose filters it matches; a watcher costs a small
+object and a threading.Event, never a query while it waits. The tail wakes:
+- at once after a commit in its own process (app/store/events.py calls `nudge`);
+- on PostgreSQL, on NOTIFY jobs_events, which the sequencer sends when it has given events
+  their positions (so a write on another host reaches this one's watchers); the tail
+  process that was nudged is the one that sequences, and every second each tail also
+  sequences what a crashed process may have left behind;
+- on SQLite, every POLL_SECONDS (one indexed read per process), for commits made by the
+  other worker processes on the same file.
+"""
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+
+from . import metrics
+from .store import events
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.05
+SEQUENCE_EVERY_SECONDS = 1.0
+PRUNE_EVERY_SECONDS = 60.0
+IDLE_SECONDS = 30.0  # a tail with no watchers and no local writes for this long stops
+BUFFER = 1000  # events a watcher keeps while it is busy; beyond, it reads the database
+
+
+class TooManyWatchers(Exception):
+    pass
+
+
+class Watcher:
+    def __init__(self, workspace: str, jobs, kinds, after: int):
+        self.workspace, self.after = workspace, after
+        self.jobs = frozenset(jobs) if jobs else None
+        self.kinds = frozenset(kinds) if kinds else None
+        self.ready = threading.Event()
+        self.rows: deque = deque()
+        self.overflowed = False
+
+    def matches(self, row: dict) -> bool:
+        return ((self.jobs is None or row["job"] in self.jobs)
+                and (self.kinds is None or row["kind"] in self.kinds))
+
+    def push(self, row: dict) -> None:
+        if len(self.rows) >= BUFFER:
+            self.overflowed = True
+        else:
+            self.rows.append(row)
+        self.ready.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Whether something arrived within `timeout` seconds."""
+        return self.ready.wait(max(0.0, timeout))
+
+    def take(self) -> list[dict] | None:
+        """What arrived after `after`, in order; None: too much arrived, read the database."""
+        self.ready.clear()
+        if self.overflowed:
+            self.overflowed = False
+            self.rows.clear()
+            return None
+        taken = []
+        while self.rows:
+            row = self.rows.popleft()
+            if events.at_position(row) > self.after:
+                taken.append(row)
+        return taken
+
+
+class Hub:
+    def __init__(self, target: str, timeout_ms: int, retention_hours: int, max_watchers: int):
+        self.target, self.timeout_ms = target, timeout_ms
+        self.retention_hours, self.max_watchers = retention_hours, max_watchers
+        self.postgres = target.startswith(("postgresql://", "postgres://"))
+        self._lock = threading.Lock()
+        self._watchers: dict[str, set] = {}
+        self._count = 0
+        self._kick = threading.Event()
+        self._pid = None
+        self.last = None  # the newest position handed out
+
+    def start(self) -> None:
+        """The tail thread of this process, started on first use (after gunicorn forks)."""
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():  # a parent's watchers are not this process's
+                self._watchers, self._count = {}, 0
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="events-tail", daemon=True).start()
+
+    def nudge(self) -> None:
+        self._kick.set()
+
+    def register(self, workspace: str, jobs, kinds, after: int) -> Watcher:
+        self.start()
+        watcher = Watcher(workspace, jobs, kinds, after)
+        with self._lock:
+            if self._count >= self.max_watchers:
+                raise TooManyWatchers(self.max_watchers)
+            self._watchers.setdefault(workspace, set()).add(watcher)
+            self._count += 1
+        metrics.WATCHERS.inc()
+        return watcher
+
+    def unregister(self, watcher: Watcher) -> None:
+        with self._lock:
+            found = self._watchers.get(watcher.workspace)
+            if found and watcher in found:
+                found.discard(watcher)
+                self._count -= 1
+                if not found:
+                    del self._watchers[watcher.workspace]
+                metrics.WATCHERS.dec()
+
+    def _dispatch(self, rows: list[dict]) -> None:
+        with self._lock:
+            for row in rows:
+                for watcher in self._watchers.get(row["workspace"], ()):
+                    if watcher.matches(row):
+                        watcher.push(row)
+        self.last = events.at_position(rows[-1])
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if self._tail():
+                    return
+            except Exception as exc:  # the database away: try again, never die
+                log.warning("events tail: %s; retrying in 1 s", (str(exc).splitlines() or [""])[0])
+                time.sleep(1.0)
+
+    def _idle(self, since: float) -> bool:
+        """Stop when nothing needs the tail (the next watcher or write starts it again)."""
+        with self._lock:
+            if self._count or self._kick.is_set() or time.monotonic() - since < IDLE_SECONDS:
+                return False
+            self._pid, self.last = None, None
+            return True
+
+    def _connect(self):
+        from .db import postgres, sqlite
+        if self.postgres:
+            db = postgres.connect(self.target, self.timeout_ms)
+            db.execute("LISTEN jobs_events")
+            return db
+        return sqlite.connect(self.target, self.timeout_ms)
+
+    def _tail(self) -> None:
+        db = self._connect()
+        try:
+            if self.last is None:
+                self.last = events.newest(db)
+            sequenced_at = pruned_at = 0.0
+            busy_at = time.monotonic()
+            while True:
+                kicked = self._wait(db)
+                now = time.monotonic()
+                if kicked or self._count:
+                    busy_at = now
+                elif self._idle(busy_at):
+                    return True
+                if self.postgres and (kicked or now - sequenced_at > SEQUENCE_EVERY_SECONDS):
+                    sequenced_at = now
+                    if kicked or events.unsequenced(db):
+                        events.sequence(db)
+                while True:
+                    rows = events.read_all(db, self.last)
+                    if not rows:
+                        break
+                    self._dispatch(rows)
+                if now - pruned_at > PRUNE_EVERY_SECONDS:
+                    pruned_at = now
+                    self._prune(db)
+        finally:
+            db.close()
+
+    def _wait(self, db) -> bool:
+        """Until nudged (True), notified or POLL_SECONDS passed (False)."""
+        if not self.postgres:
+            kicked = self._kick.wait(POLL_SECONDS)
+            self._kick.clear()
+            return kicked
+        # Notifications arrive on this connection's socket; between short looks at it, a
+        # nudge from this process is seen within POLL_SECONDS at worst.
+        deadline = time.monotonic() + SEQUENCE_EVERY_SECONDS
+        while time.monotonic() < deadline:
+            if self._kick.is_set():
+                self._kick.clear()
+                return True
+            for _ in db.conn.notifies(timeout=POLL_SECONDS, stop_after=1):
+                return False
+        return False
+
+    def _prune(self, db) -> None:
+        from datetime import datetime, timedelta, timezone
+        from schemas.fields import utc_text
+        before = utc_text(datetime.now(timezone.utc) - timedelta(hours=self.retention_hours))
+        events.prune(db, before)
+
+
+_HUBS: dict = {}
+
+
+def hub_for(app) -> Hub:
+    found = app.extensions.get("jobs_events_hub")
+    if found is None:
+        config = app.config
+        key = config["JOBS_DB"]
+        found = _HUBS.get(key)
+        if found is None:
+            found = _HUBS[key] = Hub(key, config["JOBS_DB_TIMEOUT_MS"],
+                                     config["JOBS_EVENTS_RETENTION_HOURS"],
+                                     config["JOBS_MAX_WATCHERS"])
+        app.extensions["jobs_events_hub"] = found
+    return found
+
+
+def _nudge_all() -> None:
+    """After a local commit that appended events: on PostgreSQL they need their positions."""
+    for hub in _HUBS.values():
+        if hub._pid == os.getpid() or hub.postgres:
+            hub.start()
+            hub.nudge()
+
+
+events.committed_listeners.append(_nudge_all)
