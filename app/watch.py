@@ -42,6 +42,11 @@ class Watcher:
         self.rows: deque = deque()
         self.overflowed = False
 
+    def keys(self) -> list[tuple]:
+        """Where the hub files it: under each job it watches, or its whole workspace."""
+        return [(self.workspace, job) for job in self.jobs] if self.jobs else \
+            [(self.workspace, None)]
+
     def matches(self, row: dict) -> bool:
         return ((self.jobs is None or row["job"] in self.jobs)
                 and (self.kinds is None or row["kind"] in self.kinds))
@@ -78,7 +83,7 @@ class Hub:
         self.retention_hours, self.max_watchers = retention_hours, max_watchers
         self.postgres = target.startswith(("postgresql://", "postgres://"))
         self._lock = threading.Lock()
-        self._watchers: dict[str, set] = {}
+        self._watchers: dict[tuple, set] = {}  # (workspace, job or None) -> watchers
         self._count = 0
         self._kick = threading.Event()
         self._pid = None
@@ -105,27 +110,33 @@ class Hub:
         with self._lock:
             if self._count >= self.max_watchers:
                 raise TooManyWatchers(self.max_watchers)
-            self._watchers.setdefault(workspace, set()).add(watcher)
+            for key in watcher.keys():
+                self._watchers.setdefault(key, set()).add(watcher)
             self._count += 1
         metrics.WATCHERS.inc()
         return watcher
 
     def unregister(self, watcher: Watcher) -> None:
         with self._lock:
-            found = self._watchers.get(watcher.workspace)
-            if found and watcher in found:
-                found.discard(watcher)
+            removed = False
+            for key in watcher.keys():
+                found = self._watchers.get(key)
+                if found and watcher in found:
+                    found.discard(watcher)
+                    removed = True
+                    if not found:
+                        del self._watchers[key]
+            if removed:
                 self._count -= 1
-                if not found:
-                    del self._watchers[watcher.workspace]
                 metrics.WATCHERS.dec()
 
     def _dispatch(self, rows: list[dict]) -> None:
         with self._lock:
             for row in rows:
-                for watcher in self._watchers.get(row["workspace"], ()):
-                    if watcher.matches(row):
-                        watcher.push(row)
+                for key in ((row["workspace"], row["job"]), (row["workspace"], None)):
+                    for watcher in self._watchers.get(key, ()):
+                        if watcher.matches(row):
+                            watcher.push(row)
         self.last = events.at_position(rows[-1])
 
     def _run(self) -> None:
