@@ -105,6 +105,23 @@ def on_starting(server):
     server.log.info("database %s ready (%d migration(s) applied)", describe(target), len(applied))
 
 
+def post_worker_init(worker):
+    """On SIGTERM, end this worker's event streams and long-polls before gunicorn waits for
+    its requests to finish: otherwise a restart waits out every open stream."""
+    import signal
+
+    from app import watch
+
+    watch.THREADS = worker.cfg.threads
+    stop = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        watch.close_all()
+        stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

@@ -189,7 +189,7 @@ def _stream(app, hub, key, workspace, query, start) -> Response:
 
     def generate():
         try:
-            yield "retry: 1000\n: the stream of events; resume with Last-Event-ID\n\n"
+            yield ": the stream of events; resume with Last-Event-ID\n\n"
             pending = None  # None: read the database
             while True:
                 if pending is None:
@@ -203,7 +203,7 @@ def _stream(app, hub, key, workspace, query, start) -> Response:
                 else:
                     yield from frames(pending)
                 left = ends - time.monotonic()
-                if left <= 0:
+                if left <= 0 or hub.closing:
                     return
                 if watcher.wait(min(KEEPALIVE_SECONDS, left)):
                     pending = watcher.take()

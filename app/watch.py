@@ -29,8 +29,21 @@ IDLE_SECONDS = 30.0  # a tail with no watchers and no local writes for this long
 BUFFER = 1000  # events a watcher keeps while it is busy; beyond, it reads the database
 
 
+# Threads of this gunicorn worker (gunicorn.conf.py sets it; None outside gunicorn). Each
+# waiting request holds one, so a worker keeps RESERVED_THREADS free for everything else.
+THREADS: int | None = None
+RESERVED_THREADS = 32
+
+
 class TooManyWatchers(Exception):
     pass
+
+
+def cap(configured: int) -> int:
+    """How many requests may wait at once in this process."""
+    if THREADS is None:
+        return configured
+    return min(configured, max(THREADS - RESERVED_THREADS, THREADS // 2))
 
 
 class Watcher:
@@ -41,6 +54,7 @@ class Watcher:
         self.ready = threading.Event()
         self.rows: deque = deque()
         self.overflowed = False
+        self.covered = False
 
     def keys(self) -> list[tuple]:
         """Where the hub files it: under each job it watches, or its whole workspace."""
@@ -65,7 +79,7 @@ class Watcher:
     def take(self) -> list[dict] | None:
         """What arrived after `after`, in order; None: too much arrived, read the database."""
         self.ready.clear()
-        if self.overflowed:
+        if self.overflowed or not self.covered:
             self.overflowed = False
             self.rows.clear()
             return None
@@ -88,6 +102,7 @@ class Hub:
         self._kick = threading.Event()
         self._pid = None
         self.last = None  # the newest position handed out
+        self.closing = False
 
     def start(self) -> None:
         """The tail thread of this process, started on first use (after gunicorn forks)."""
@@ -108,8 +123,12 @@ class Hub:
         self.start()
         watcher = Watcher(workspace, jobs, kinds, after)
         with self._lock:
-            if self._count >= self.max_watchers:
-                raise TooManyWatchers(self.max_watchers)
+            limit = cap(self.max_watchers)
+            if self._count >= limit:
+                raise TooManyWatchers(limit)
+            # The tail hands on every event after `last`; before its first read (None) it
+            # may start past events this watcher has not read: it reads the database then.
+            watcher.covered = self.last is not None
             for key in watcher.keys():
                 self._watchers.setdefault(key, set()).add(watcher)
             self._count += 1
@@ -168,7 +187,9 @@ class Hub:
         db = self._connect()
         try:
             if self.last is None:
-                self.last = events.newest(db)
+                newest = events.newest(db)
+                with self._lock:
+                    self.last = newest
             sequenced_at = pruned_at = 0.0
             busy_at = time.monotonic()
             while True:
@@ -218,6 +239,17 @@ class Hub:
 
 
 _HUBS: dict = {}
+
+
+def close_all() -> None:
+    """The worker is stopping: every waiting request answers now and every stream ends, so
+    a graceful restart does not wait for them (clients resume from their cursors)."""
+    for hub in _HUBS.values():
+        hub.closing = True
+        with hub._lock:
+            waiting = [w for found in hub._watchers.values() for w in found]
+        for watcher in waiting:
+            watcher.ready.set()
 
 
 def hub_for(app) -> Hub:
