@@ -18,6 +18,9 @@ except _config.ConfigError as exc:
 bind = _settings["bind"]
 workers = _settings["workers"]
 threads = _settings["threads"]
+# gthread keeps connections alive only while it has room beyond its threads (its
+# max_keepalived is worker_connections - threads): room for as many again as the default.
+worker_connections = threads + 1000
 timeout = _settings["timeout"]
 accesslog = _settings["accesslog"]  # e.g. "-"; the app logs each request anyway
 # gunicorn 27's runtime control socket lives at one per-user path; several servers on one

@@ -19,7 +19,7 @@ DEFAULT_STREAM_SECONDS = 300
 # gunicorn.conf.py reads these through gunicorn_settings().
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = 1100  # gthread: a waiting request (app/watch.py) holds a thread, not a process
 DEFAULT_TIMEOUT_S = 30
 
 

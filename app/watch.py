@@ -24,6 +24,9 @@ from .store import events
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 SEQUENCE_EVERY_SECONDS = 1.0
+# PostgreSQL: a sequencer run is a transaction; runs at most this often gather the commits
+# of every worker meanwhile into one, well inside the latency an event may take.
+SEQUENCE_GATHER_SECONDS = 0.02
 PRUNE_EVERY_SECONDS = 60.0
 IDLE_SECONDS = 30.0  # a tail with no watchers and no local writes for this long stops
 BUFFER = 1000  # events a watcher keeps while it is busy; beyond, it reads the database
@@ -200,7 +203,11 @@ class Hub:
                 elif self._idle(busy_at):
                     return True
                 if self.postgres and (kicked or now - sequenced_at > SEQUENCE_EVERY_SECONDS):
-                    sequenced_at = now
+                    gather = SEQUENCE_GATHER_SECONDS - (now - sequenced_at)
+                    if kicked and gather > 0:
+                        time.sleep(gather)
+                        self._kick.clear()  # the commits meanwhile go into this run
+                    sequenced_at = time.monotonic()
                     if kicked or events.unsequenced(db):
                         events.sequence(db)
                 while True:

@@ -4,10 +4,11 @@ and how long an event takes from its write to each watcher.
     .venv/bin/python bench/watchers.py --watchers 1000 --worker-class gthread --threads 600
 
 One client process (asyncio, plain sockets on 127.0.0.1) opens N watchers, half Server-Sent
-Events streams and half long-polls (`wait=60`, re-asked as each answers), all on the job
-`probe`. While wrk drives the PUT mix of bench/run.py at the service, the client writes to
-`probe` every PROBE_SECONDS and times each watcher's arrival of that event. Rounds alternate
-none / N watchers; medians are printed.
+Events streams and half long-polls (`wait=60`, re-asked as each answers), spread over
+`--jobs` jobs `probe-K` (scripts each waiting for their job; `--jobs 1`: all on one). While
+wrk drives the PUT mix of bench/run.py at the service, the client writes to the next probe
+job every PROBE_SECONDS and times each of that job's watchers' arrival of the event. Rounds
+alternate none / N watchers; medians are printed.
 """
 
 import argparse
@@ -25,7 +26,7 @@ from urllib.request import Request, urlopen
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402  (bench/run.py: gunicorn, seeding, wrk)
 
-PROBE_SECONDS = 0.5
+PROBE_SECONDS = 0.1
 WS = "bench"
 
 
@@ -57,9 +58,9 @@ def call(url: str, method: str, body: dict | None = None) -> dict:
 class Watchers:
     """N watchers on one asyncio loop in a thread; `arrivals` collects (sent mark, delay)."""
 
-    def __init__(self, base: str, count: int):
+    def __init__(self, base: str, count: int, jobs: int):
         self.host, self.port = base.split("//")[1].split(":")
-        self.count, self.open = count, 0
+        self.count, self.open, self.jobs = count, 0, jobs
         self.delays: list[float] = []
         self.sent: dict[str, float] = {}
         self.loop = asyncio.new_event_loop()
@@ -84,8 +85,8 @@ class Watchers:
         return reader, writer
 
     async def _one(self, i: int) -> None:
-        path = f"/apis/jobs/v2/workspaces/{WS}/jobs/probe/events"
-        stream = i % 2 == 0
+        base = path = f"/apis/jobs/v2/workspaces/{WS}/jobs/probe-{i % self.jobs}/events"
+        stream = (i // self.jobs) % 2 == 0
         while not self.stopping:
             try:
                 if stream:
@@ -115,20 +116,24 @@ class Watchers:
                     page = json.loads(body)
                     for event in page["data"]:
                         self._seen(event)
-                    path = f"/apis/jobs/v2/workspaces/{WS}/jobs/probe/events?after={page['next']}"
-                    path = path.split("?")[0] + "?" + path.split("?")[1]
+                    path = f"{base}?after={page['next']}"
             except (OSError, ValueError, IndexError):
                 await asyncio.sleep(0.2)
+            except asyncio.CancelledError:
+                return
 
     def stop(self) -> None:
         self.stopping = True
+        for task in self.tasks:
+            task.cancel()
+        time.sleep(0.5)  # the cancellations run before the loop stops
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def probe(base: str, watchers: Watchers, until: float) -> None:
-    url = f"{base}/apis/jobs/v2/workspaces/{WS}/jobs/probe/status-details"
+def probe(base: str, watchers: Watchers, jobs: int, until: float) -> None:
     n = 0
     while time.monotonic() < until:
+        url = f"{base}/apis/jobs/v2/workspaces/{WS}/jobs/probe-{n % jobs}/status-details"
         mark = f"m{n}"
         watchers.sent[mark] = time.monotonic()
         call(url, "PATCH", {"mark": mark})
@@ -139,6 +144,7 @@ def probe(base: str, watchers: Watchers, until: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watchers", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
@@ -153,13 +159,15 @@ def main() -> None:
     server = run.Gunicorn("wsgi:app", db, config="gunicorn.conf.py")
     env = {"BENCH_JOBS": "100", "BENCH_TASKS": "10"}
     try:
-        call(f"{server.url}/apis/jobs/v2/workspaces/{WS}/jobs", "POST",
-             {"name": "probe", "platform_spec": run.BENCH_SPEC})
+        for k in range(args.jobs):
+            call(f"{server.url}/apis/jobs/v2/workspaces/{WS}/jobs", "POST",
+                 {"name": f"probe-{k}", "platform_spec": run.BENCH_SPEC})
         rows = {"none": [], "watchers": []}
         for _ in range(args.rounds):
             for case in ("none", "watchers"):
                 before = rss_kib(server)
-                watchers = Watchers(server.url, args.watchers if case == "watchers" else 0)
+                watchers = Watchers(server.url, args.watchers if case == "watchers" else 0,
+                                    args.jobs)
                 deadline = time.monotonic() + 60
                 while watchers.open < watchers.count and time.monotonic() < deadline:
                     time.sleep(0.2)
@@ -167,7 +175,7 @@ def main() -> None:
                 held = rss_kib(server)
                 opened = watchers.open
                 prober = threading.Thread(target=probe, args=(
-                    server.url, watchers, time.monotonic() + args.seconds))
+                    server.url, watchers, args.jobs, time.monotonic() + args.seconds))
                 prober.start()
                 figures = run.wrk_cpu(server, "mix.lua", args.seconds, env)
                 prober.join()
@@ -182,7 +190,8 @@ def main() -> None:
                     "deliveries": len(delays)})
                 print(case, rows[case][-1], flush=True)
                 time.sleep(3)  # let closed watchers end server-side
-        print(f"\n{run.settings()}, {args.watchers} watchers (half streams, half long-polls), "
+        print(f"\n{run.settings()}, {args.watchers} watchers (half streams, half long-polls) "
+              f"over {args.jobs} jobs, "
               f"{args.rounds} interleaved rounds of {args.seconds} s; medians")
         print("| case | PUT req/s | watchers open | server KiB per watcher | event p50 ms | "
               "event p99 ms |")
