@@ -17,6 +17,9 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, request, send_f
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.errors import HTTPValidationErrorSchema, ValidationErrorSchema
+from schemas.executor import (INT_TEXT_PATTERN, POSITIVE_INT_TEXT_PATTERN,
+                              ContainerExecutorSchema, Executor, LaxInteger,
+                              SubprocessExecutorSchema)
 from schemas.fields import NAME_PATTERN, StatusField, Timestamp
 from schemas.history import HistoryEntrySchema, HistoryPageSchema
 from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
@@ -42,7 +45,8 @@ COMPONENTS = {
     "PlatformJobStepStatusResponse": StepStatusSchema,
     "PlatformJobStatusResponse": JobStatusSchema,
     "PlatformJobListTaskResponse": TaskListSchema, "HistoryEntry": HistoryEntrySchema,
-    "HistoryPage": HistoryPageSchema,
+    "HistoryPage": HistoryPageSchema, "ContainerExecutionProvider": ContainerExecutorSchema,
+    "SubprocessExecutionProvider": SubprocessExecutorSchema,
 }
 # Answers always carry every field: their components say so.
 ANSWERS = {
@@ -59,6 +63,27 @@ def _ref(name: str) -> dict:
 
 def _status_ref(converter, field, **kwargs) -> dict:
     return {"$ref": "#/components/schemas/PlatformJobStatus"} if isinstance(field, StatusField) else {}
+
+
+def _executor(converter, field, **kwargs) -> dict:
+    """An executor is one of the providers' objects, told apart by `provider`."""
+    if not isinstance(field, Executor):
+        return {}
+    return {"oneOf": [_ref("ContainerExecutionProvider"), _ref("SubprocessExecutionProvider")],
+            "discriminator": {"propertyName": "provider"}}
+
+
+def _lax_integer(converter, field, ret, **kwargs) -> dict:
+    """What pydantic reads as a whole number: one, true/false, or its digits as text."""
+    if not isinstance(field, LaxInteger):
+        return {}
+    positive = ret.pop("minimum", None) == 1  # num_nodes; no other bound is used
+    ret.pop("type", None)
+    forms = [{"type": "integer", **({"minimum": 1} if positive else {})},
+             {"const": True} if positive else {"type": "boolean"},
+             {"type": "string", "pattern": POSITIVE_INT_TEXT_PATTERN if positive
+              else INT_TEXT_PATTERN}]
+    return {"anyOf": forms + ([{"type": "null"}] if field.allow_none else [])}
 
 
 def _name(param: str) -> dict:
@@ -308,6 +333,8 @@ def document() -> dict:
                        "needed and no 401 or 403 is ever answered.")})
     spec.components.security_scheme("bearer", BEARER)
     plugin.converter.add_attribute_function(_status_ref)
+    plugin.converter.add_attribute_function(_executor)
+    plugin.converter.add_attribute_function(_lax_integer)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
     spec.components.schema("PlatformJobStatus", {
         "type": "string", "enum": [s.value for s in Status], "title": "PlatformJobStatus",
@@ -334,6 +361,12 @@ def document() -> dict:
                     **answer, "description": f"{own['description']}; or: {answer['description']}"}
         if "post" in operations:  # every POST takes it (app/idempotency.py)
             operations["post"]["parameters"].append(IDEMPOTENCY_KEY)
+    # A variable has a value or a secret, exactly one (a rule marshmallow's fields cannot say).
+    document["components"]["schemas"]["EnvironmentVariable"]["anyOf"] = [
+        {"required": ["value"], "properties": {"value": {"type": "string"},
+                                               "from_secret": {"type": "null"}}},
+        {"required": ["from_secret"], "properties": {"from_secret": {"type": "object"},
+                                                     "value": {"type": "null"}}}]
     for name in ANSWERS | _ANSWERS:
         component = document["components"]["schemas"][name]
         component["required"] = list(component["properties"])

@@ -45,12 +45,14 @@ def delete_job(workspace, name):
 @bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
 def act(workspace, name, action):
     check_names(workspace=workspace, name=name)
+    load(schemas.action, json_body(empty_as={}))
     return entity(schemas.dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
 def rerun(workspace, name):
     check_names(workspace=workspace, name=name)
+    load(schemas.action, json_body(empty_as={}))
     return entity(schemas.dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
 
 

@@ -135,7 +135,7 @@ def wrk(url: str, script: str, seconds: int, env: dict) -> dict:
 # ---- seeding ----------------------------------------------------------------------------
 
 # One step on a cpu executor, with the defaults job creation fills in.
-BENCH_SPEC = {"steps": [{"name": "work", "executor": {"provider": "cpu"}, "config": {},
+BENCH_SPEC = {"steps": [{"name": "work", "executor": {"provider": "cpu", "container": {}}, "config": {},
                          "lifecycle": {"staleness_timeout_seconds": 0}}]}
 
 

@@ -4,7 +4,7 @@ from .fast import plain_dumper
 from .errors import HTTPValidationErrorSchema, ValidationErrorSchema, error, validation_errors
 from .fields import NAME_PATTERN, valid_name
 from .history import HistoryPageSchema, PageQuerySchema
-from .job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
+from .job import (ActionSchema, JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
                   StatusDetailsSchema, StepPageSchema, StepSchema, StepStatusUpdateSchema)
 from .query import JobListQuerySchema, StepListQuerySchema
 from .task import TaskListSchema, TaskSchema, TaskUpdateSchema
@@ -13,6 +13,7 @@ task_update = TaskUpdateSchema()
 task = TaskSchema()
 task_list = TaskListSchema()
 job_create = JobCreateSchema()
+action = ActionSchema()
 job = JobSchema()
 job_page = JobPageSchema()
 job_query = JobListQuerySchema()
@@ -33,6 +34,6 @@ dump_step = plain_dumper(step)
 __all__ = [
     "HTTPValidationErrorSchema", "ValidationErrorSchema", "NAME_PATTERN", "error",
     "validation_errors", "valid_name",
-    "task_update", "task", "task_list", "job_create", "job", "job_page", "job_query",
+    "action", "task_update", "task", "task_list", "job_create", "job", "job_page", "job_query",
     "history_page", "page_query", "job_status", "status_details", "dump_task", "dump_job", "dump_step", "plain_dumper", "step", "step_page", "step_query", "step_status_update",
 ]

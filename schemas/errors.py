@@ -9,7 +9,8 @@ import re
 
 from marshmallow import Schema, fields, validate
 
-from .fields import NAME_PATTERN, Instant, Name, StatusField
+from .executor import PROVIDER_TAG, ContainerSpecSchema
+from .fields import EXTRA_MESSAGE, NAME_PATTERN, Instant, Name, StatusField
 
 
 class ValidationErrorSchema(Schema):
@@ -40,6 +41,10 @@ _TYPES = [
     (_template(fields.Nested.default_error_messages["type"]), "dict_type"),
     (_template(Schema._default_error_messages["type"]), "dict_type"),
     (_template(Schema._default_error_messages["unknown"]), "extra_forbidden"),
+    (_template(EXTRA_MESSAGE), "extra_forbidden"),
+    (_template(PROVIDER_TAG), "union_tag_invalid"),
+    (_template(ContainerSpecSchema._declared_fields["image"].validators[0].error),
+     "string_too_short"),
     (_template(StatusField.default_error_messages["enum"]), "enum"),
     (_template(validate.OneOf.default_message), "literal_error"),
     (_template(validate.Range.message_all), "out_of_range"),
@@ -52,6 +57,8 @@ _TYPES = [
 _CTX = {
     "enum": {"expected": StatusField.CHOICES},
     "string_pattern_mismatch": {"pattern": NAME_PATTERN},
+    "union_tag_invalid": {"discriminator": "'provider'",
+                          "expected_tags": "'cpu', 'gpu', 'gpu_distributed', 'subprocess'"},
 }
 
 

@@ -3,7 +3,7 @@
 import re
 from datetime import datetime, timedelta, timezone
 
-from marshmallow import fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from statemachine import Status
 
@@ -100,8 +100,23 @@ class Name(fields.String):
         return text
 
 
+# pydantic's words for a key a model does not name, as upstream's clients know them.
+EXTRA_MESSAGE = "Extra inputs are not permitted"
+
+
+class Body(Schema):
+    """An object of a request body: a key it does not name is a 422 (`extra_forbidden`),
+    never dropped, so a misspelt field cannot be acknowledged as if it had been applied.
+    Free-form objects (status_details, config, ...) are `fields.Dict`s, not `Body`s."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": EXTRA_MESSAGE}
+
+
 at_least_one = validate.Length(min=1, error="At least one step is required.")
 
 
-__all__ = ["Instant", "Name", "StatusField", "Timestamp", "NAME_PATTERN", "parse_rfc3339",
-           "utc_text", "valid_name", "at_least_one"]
+__all__ = ["Body", "EXTRA_MESSAGE", "Instant", "Name", "StatusField", "Timestamp", "NAME_PATTERN",
+           "parse_rfc3339", "utc_text", "valid_name", "at_least_one"]

@@ -1,21 +1,9 @@
 """Job creation (request), and jobs and steps as responses."""
 
-from marshmallow import (EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate,
-                         validates_schema)
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from .fields import Name, StatusField, Timestamp, at_least_one
-
-
-class ExecutorSchema(Schema):
-    """Where a step runs. `provider` is required, as upstream requires it; `profile` names
-    one of the provider's execution profiles (upstream's default is "default"). Every
-    other key (container, resources, command, ...) is stored as given."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    provider = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    profile = fields.String(validate=validate.Length(min=1, max=200))
+from .executor import Executor
+from .fields import Body, Name, StatusField, Timestamp, at_least_one
 
 
 class WholeNumber(fields.Integer):
@@ -29,34 +17,45 @@ class WholeNumber(fields.Integer):
         return int(value)
 
 
-class LifecycleSchema(Schema):
+class LifecycleSchema(Body):
     """How the controller looks after a step; 0 turns staleness detection off."""
-
-    class Meta:
-        unknown = INCLUDE
 
     staleness_timeout_seconds = WholeNumber(load_default=0,
                                             validate=validate.Range(min=0, max=10**9))
 
 
-class StepSpecSchema(Schema):
+class SecretRefSchema(Body):
+    name = fields.String(required=True)
+
+
+class EnvironmentVariableSchema(Body):
+    """upstream's PlatformJobEnvironmentVariable: a name and a value or a secret, not both."""
+
+    name = fields.String(required=True)
+    value = fields.String(allow_none=True)
+    from_secret = fields.Nested(SecretRefSchema, allow_none=True)
+
+    @validates_schema
+    def value_or_secret(self, data, **kwargs):
+        given = [key for key in ("value", "from_secret") if data.get(key) is not None]
+        if len(given) != 1:
+            raise ValidationError("Either value or from_secret must be provided for environment "
+                                  "variables." if not given else "Only one of value or "
+                                  "from_secret can be provided for environment variables.")
+
+
+class StepSpecSchema(Body):
     """One step of a job's platform_spec; stored as given, with upstream's defaults."""
 
-    class Meta:
-        unknown = EXCLUDE
-
     name = Name(required=True)
-    executor = fields.Nested(ExecutorSchema, required=True)
+    executor = Executor(required=True)
     config = fields.Dict(keys=fields.String(), load_default=dict)
-    environment = fields.List(fields.Dict(keys=fields.String()))
+    environment = fields.List(fields.Nested(EnvironmentVariableSchema), allow_none=True)
     lifecycle = fields.Nested(LifecycleSchema,
                               load_default=lambda: {"staleness_timeout_seconds": 0})
 
 
-class PlatformSpecSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class PlatformSpecSchema(Body):
     steps = fields.List(fields.Nested(StepSpecSchema), required=True, validate=at_least_one)
 
     @validates_schema
@@ -70,10 +69,7 @@ class PlatformSpecSchema(Schema):
             )
 
 
-class JobCreateSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class JobCreateSchema(Body):
     platform_spec = fields.Nested(PlatformSpecSchema, required=True)
     name = Name()
     # Absent strings are "" and absent objects {}: responses never carry null for them.
@@ -127,13 +123,14 @@ class StepSchema(Schema):
     db_version = fields.Integer()
 
 
-class StepStatusUpdateSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class StepStatusUpdateSchema(Body):
     status = StatusField(required=True)
     status_details = fields.Dict(keys=fields.String())
     error_details = fields.Dict(keys=fields.String())
+
+
+class ActionSchema(Body):
+    """cancel, pause, resume and rerun take no body: an empty one, or `{}`."""
 
 
 class StatusDetailsSchema(Schema):

@@ -2,7 +2,7 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from .fields import Instant, Name, Timestamp
+from .fields import Body, Instant, Name, Timestamp
 
 MAX_LINES = 1000  # lines in one append
 MAX_MESSAGE_BYTES = 64 * 1024  # one message, as UTF-8
@@ -20,11 +20,8 @@ def _message_fits(message: str) -> None:
                               f"{MAX_MESSAGE_BYTES} are accepted.")
 
 
-class LogLineInSchema(Schema):
+class LogLineInSchema(Body):
     """One line as a worker sends it; `timestamp` defaults to when it arrived."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     job_step = Name(required=True)
     job_task = Name(required=True)
@@ -32,10 +29,7 @@ class LogLineInSchema(Schema):
     timestamp = Instant()
 
 
-class LogAppendSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class LogAppendSchema(Body):
     data = fields.List(fields.Nested(LogLineInSchema), required=True, validate=validate.Length(
         min=1, max=MAX_LINES, error=f"Send 1 to {MAX_LINES} lines at a time."))
 

@@ -11,7 +11,7 @@ import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from .fields import Timestamp
+from .fields import Body, Timestamp
 
 STORAGE_TYPES = ["fileset"]
 RESULT_SORTS = ["created_at", "-created_at", "updated_at", "-updated_at"]
@@ -59,10 +59,7 @@ class ArtifactUrl(fields.String):
         return text
 
 
-class ResultCreateSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+class ResultCreateSchema(Body):
     artifact_storage_type = fields.String(required=True, validate=validate.OneOf(STORAGE_TYPES))
     artifact_url = ArtifactUrl(required=True)
 

@@ -1,15 +1,12 @@
 """The seed's PlatformJobTaskUpdate (request) and PlatformJobTask (response)."""
 
-from marshmallow import EXCLUDE, Schema, fields
+from marshmallow import Schema, fields
 
-from .fields import StatusField, Timestamp
+from .fields import Body, StatusField, Timestamp
 
 
-class TaskUpdateSchema(Schema):
+class TaskUpdateSchema(Body):
     """Every field optional; what a field's absence means is decided by the store."""
-
-    class Meta:
-        unknown = EXCLUDE
 
     status = StatusField()
     status_details = fields.Dict(keys=fields.String())

@@ -156,7 +156,7 @@ def test_a_lone_surrogate_escape_is_422_and_a_pair_is_text(client, api):
     ("tasks", b'{"status_details": {"a\\u0000": 1}}'),
     ("tasks", b'{"error_stack": "\\u0000"}'),
     ("jobs", b'{"name": "j2", "description": "x\\u0000", "platform_spec": {"steps": '
-             b'[{"name": "s", "executor": {"provider": "cpu"}}]}}'),
+             b'[{"name": "s", "executor": {"provider": "cpu", "container": {}}}]}}'),
 ])
 def test_a_nul_character_is_422_on_every_backend(client, api, path, body):
     # PostgreSQL's text cannot hold U+0000; refusing it everywhere keeps both backends alike.

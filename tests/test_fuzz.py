@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -64,6 +65,13 @@ def _repeated_step_names(case) -> bool:
     return len(names) != len(set(names))
 
 
+def _headers_fit_their_schemas(case) -> bool:
+    headers = case.headers or {}
+    return all(jsonschema.Draft202012Validator(p["schema"]).is_valid(headers[p["name"]])
+               for p in case.operation.definition.raw.get("parameters", [])
+               if p["in"] == "header" and p["name"] in headers)
+
+
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
@@ -75,6 +83,8 @@ def test_every_operation_conforms_to_the_document(case):
     # A "positive" case may still carry one part made to break its schema (an If-Match that
     # does not fit its pattern): that part may be refused like any other invalid input.
     if any(part.mode is not GenerationMode.POSITIVE for part in case.meta.components.values()):
+        return
+    if not _headers_fit_their_schemas(case):  # some phases mark such a case positive too
         return
     if response.status_code == 422:
         kinds = {e["type"] for e in response.json()["detail"]}

@@ -158,7 +158,7 @@ def cases():
                         ("POST", f"{W}/jobs/j1/results"),
                         ("POST", "/apis/jobs/v2/execution-profiles")]:
         yield pytest.param(method, url, None, None, None, (405,), id=f"method-{method}-{url[len(W):]}")
-    for url in ("/", "/apis", f"{W}", f"{W}/jobs/j1/steps/train/tasks/t0/x", "/admin",
+    for url in ("/nothing", "/apis", f"{W}", f"{W}/jobs/j1/steps/train/tasks/t0/x", "/admin",
                 "/apis/jobs/v1/workspaces/ws/jobs", "/%2e%2e/etc/passwd"):
         yield pytest.param("GET", url, None, None, None, (404,), id=f"route-{url}")
 

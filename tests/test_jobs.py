@@ -26,8 +26,9 @@ def test_create_job_stores_what_was_given_and_creates_steps(api):
         "platform_spec": {"steps": [
             {"name": "prep", "executor": {"provider": "cpu", "container": {"image": "x"}},
              "config": {"lr": 0.1}, "environment": [{"name": "A", "value": "1"}],
-             "lifecycle": {"staleness_timeout_seconds": 60, "x": 1}},
-            {"name": "train", "executor": {"provider": "gpu", "profile": "large"}},
+             "lifecycle": {"staleness_timeout_seconds": 60}},
+            {"name": "train", "executor": {"provider": "gpu", "profile": "large",
+                                           "container": {"command": ["run"]}}},
         ]},
     }
     response = api.client.post(api.url(), json=body)
@@ -39,7 +40,8 @@ def test_create_job_stores_what_was_given_and_creates_steps(api):
     # Stored as given, with upstream's defaults for what a step left out.
     assert job["platform_spec"] == {"steps": [
         body["platform_spec"]["steps"][0],
-        {"name": "train", "executor": {"provider": "gpu", "profile": "large"}, "config": {},
+        {"name": "train", "executor": {"provider": "gpu", "profile": "large",
+                                       "container": {"command": ["run"]}}, "config": {},
          "lifecycle": {"staleness_timeout_seconds": 0}}]}
     assert job["status"] == "created" and job["db_version"] == 1 and job["workspace"] == "ws"
     assert job["status_details"] == {} and job["error_details"] == {}
@@ -97,7 +99,7 @@ def test_same_name_in_another_workspace_is_fine(api, client):
     ({"platform_spec": {"steps": [{**AB, "executor": {"profile": "p"}}]}},
      ["body", "platform_spec", "steps", 0, "executor", "provider"], "missing"),
     ({"platform_spec": {"steps": [{**AB, "executor": {"provider": ""}}]}},
-     ["body", "platform_spec", "steps", 0, "executor", "provider"], "value_error"),
+     ["body", "platform_spec", "steps", 0, "executor", "provider"], "union_tag_invalid"),
     ({"platform_spec": {"steps": [{**AB, "executor": "cpu"}]}},
      ["body", "platform_spec", "steps", 0, "executor"], "dict_type"),
     ({"platform_spec": {"steps": [{**AB, "executor": None}]}},

@@ -7,6 +7,8 @@ import pytest
 from app import create_app
 from app.db import migrate
 
+from .conftest import EXECUTOR
+
 
 def line(i, step="train", task="t0", ts=None):
     return {"job_step": step, "job_task": task, "message": f"line {i}",
@@ -155,7 +157,7 @@ def test_another_databases_cursor_is_422(api, cursor, tmp_path):
     response = other.get(api.url("j1", "logs"), query_string={"page_cursor": cursor})
     assert response.status_code == 404  # no such job there; and with one:
     other.post(api.url(), json={"name": "j1", "platform_spec": {
-        "steps": [{"name": "train", "executor": {"provider": "cpu"}}]}})
+        "steps": [{"name": "train", "executor": EXECUTOR}]}})
     response = other.get(api.url("j1", "logs"), query_string={"page_cursor": cursor})
     assert response.status_code == 422 and response.json["detail"][0]["type"] == "invalid_cursor"
 

@@ -55,7 +55,8 @@ def test_without_a_file_the_list_is_empty_and_any_executor_goes(tmp_path):
     client = make_client(tmp_path)
     assert client.get("/apis/jobs/v2/execution-profiles").json == []
     created = client.post("/apis/jobs/v2/workspaces/ws/jobs", json={"platform_spec": {
-        "steps": [{"name": "s1", "executor": {"provider": "tpu", "profile": "x"}}]}})
+        "steps": [{"name": "s1", "executor": {"provider": "gpu", "profile": "x",
+                                              "container": {}}}]}})
     assert created.status_code == 201
 
 
@@ -65,18 +66,18 @@ def create(client, *executors):
 
 
 def test_executors_naming_configured_profiles_are_accepted(client):
-    response = create(client, {"provider": "gpu", "profile": "a100"},
-                      {"provider": "cpu"},  # no profile: "default", as upstream
+    response = create(client, {"provider": "gpu", "profile": "a100", "container": {}},
+                      {"provider": "cpu", "container": {}},  # no profile: "default", as upstream
                       {"provider": "subprocess", "command": ["true"]})
     assert response.status_code == 201, response.json
 
 
 @pytest.mark.parametrize("executor", [
-    {"provider": "gpu"}, {"provider": "gpu", "profile": "h100"}, {"provider": "tpu"},
+    {"provider": "gpu"}, {"provider": "gpu", "profile": "h100"}, {"provider": "gpu_distributed"},
     {"provider": "cpu", "profile": "a100"},
 ])
 def test_an_unconfigured_provider_profile_pair_is_422_naming_the_configured(client, executor):
-    response = create(client, {"provider": "cpu"}, executor)
+    response = create(client, {"provider": "cpu", "container": {}}, {**executor, "container": {}})
     assert response.status_code == 422
     [entry] = response.json["detail"]
     assert entry["type"] == "unknown_execution_profile"

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from .browser import launch
+from .conftest import EXECUTOR
 from .server import running
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -70,7 +71,7 @@ class Service:
     def create_job(self, name: str, steps=("prep", "train"), executors=None, **extra) -> dict:
         """`executors`: step name -> executor, for steps that run elsewhere than locally."""
         body = {"name": name, "platform_spec": {"steps": [
-            {"name": s, "executor": (executors or {}).get(s, {"provider": "local"})}
+            {"name": s, "executor": (executors or {}).get(s, EXECUTOR)}
             for s in steps]}, **extra}
         response = requests.post(self.api(), json=body, headers=self.headers, timeout=10)
         assert response.status_code == 201, response.text
@@ -347,13 +348,13 @@ def test_a_name_that_does_not_fit_shows_the_rule(page, service):
 
 
 def test_the_job_page_shows_each_steps_executor_and_the_attempt(page, service):
-    executor = {"provider": "kubernetes", "profile": "a100",
+    executor = {"provider": "gpu", "profile": "a100",
                 "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
     service.create_job("tuned", executors={"train": executor})
     page.goto(service.job_page("tuned"))
     expect(page.locator(".step .exec")).to_have_text([
-        "Executor: local",
-        'Executor: kubernetes · profile a100 · container {"image":"nvcr.io/nvidia/nemo:24.09"}'])
+        'Executor: cpu · container {"image":"python:3.11"}',
+        'Executor: gpu · profile a100 · container {"image":"nvcr.io/nvidia/nemo:24.09"}'])
     attempt = page.locator(".meta dt", has_text="Attempt").locator("xpath=following-sibling::dd[1]")
     expect(attempt).to_have_text("1")
     service.act("tuned", "cancel")
@@ -517,7 +518,7 @@ def test_a_job_page_with_mixed_statuses_fits_1024_pixels(page, service):
     """Also what `docs/dashboard.png` shows (with log lines and a result, sent as workers
     send them): JOBS_UI_SCREENSHOT=<path> saves the picture."""
     service.ws = "team-a"  # the name docs/dashboard.md's picture shows
-    gpus = {"provider": "kubernetes", "profile": "a100-x4",
+    gpus = {"provider": "gpu", "profile": "a100-x4",
             "container": {"image": "nvcr.io/nvidia/nemo:24.09"}}
     service.create_job("train-llm", steps=("prepare", "train", "evaluate"),
                        description="Fine-tune a 7B model on the support tickets",
