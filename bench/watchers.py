@@ -130,26 +130,28 @@ class Watchers:
         self.loop.call_soon_threadsafe(self.loop.stop)
 
 
-def probe(base: str, watchers: Watchers, jobs: int, until: float) -> None:
+def probe(base: str, watchers: Watchers, jobs: int, until: float, every: float) -> None:
     n = 0
-    while time.monotonic() < until:
+    while every and time.monotonic() < until:
         url = f"{base}/apis/jobs/v2/workspaces/{WS}/jobs/probe-{n % jobs}/status-details"
         mark = f"m{n}"
         watchers.sent[mark] = time.monotonic()
         call(url, "PATCH", {"mark": mark})
         n += 1
-        time.sleep(PROBE_SECONDS)
+        time.sleep(every)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watchers", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=50)
+    parser.add_argument("--probe-seconds", type=float, default=PROBE_SECONDS,
+                        help="between two writes to watched jobs (0: none, idle watchers)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=600)
+    parser.add_argument("--threads", type=int, default=1100)
     args = parser.parse_args()
     run.GUNICORN.update(workers=args.workers, worker_class=args.worker_class,
                         threads=args.threads)
@@ -175,7 +177,8 @@ def main() -> None:
                 held = rss_kib(server)
                 opened = watchers.open
                 prober = threading.Thread(target=probe, args=(
-                    server.url, watchers, args.jobs, time.monotonic() + args.seconds))
+                    server.url, watchers, args.jobs, time.monotonic() + args.seconds,
+                    args.probe_seconds))
                 prober.start()
                 figures = run.wrk_cpu(server, "mix.lua", args.seconds, env)
                 prober.join()
@@ -183,7 +186,7 @@ def main() -> None:
                 delays = sorted(watchers.delays)
                 watchers.stop()
                 rows[case].append({
-                    "rps": figures["rps"], "open": opened,
+                    "rps": figures["rps"], "cpu_us": figures["cpu_us"], "open": opened,
                     "kib_per": (held - before) / max(opened, 1),
                     "p50": delays[len(delays) // 2] * 1000 if delays else float("nan"),
                     "p99": delays[int(len(delays) * .99)] * 1000 if delays else float("nan"),
@@ -193,12 +196,12 @@ def main() -> None:
         print(f"\n{run.settings()}, {args.watchers} watchers (half streams, half long-polls) "
               f"over {args.jobs} jobs, "
               f"{args.rounds} interleaved rounds of {args.seconds} s; medians")
-        print("| case | PUT req/s | watchers open | server KiB per watcher | event p50 ms | "
-              "event p99 ms |")
-        print("|---|---|---|---|---|---|")
+        print("| case | PUT req/s | server CPU µs per PUT | watchers open | server KiB per "
+              "watcher | event p50 ms | event p99 ms |")
+        print("|---|---|---|---|---|---|---|")
         for case, found in rows.items():
             med = {k: statistics.median(r[k] for r in found) for k in found[0]}
-            print(f"| {case} | {med['rps']:.0f} | {med['open']:.0f} | "
+            print(f"| {case} | {med['rps']:.0f} | {med['cpu_us']:.0f} | {med['open']:.0f} | "
                   f"{med['kib_per']:.1f} | {med['p50']:.1f} | {med['p99']:.1f} |")
         none = statistics.median(r["rps"] for r in rows["none"])
         many = statistics.median(r["rps"] for r in rows["watchers"])
