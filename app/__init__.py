@@ -1,14 +1,18 @@
-"""The Flask application factory."""
+"""The Flask application factory.
 
-from flask import Flask
-
-from . import config, errors, http, idempotency
-from .db import open_pool
+Flask is imported inside create_app, not here: importing `app.store` or `app.db` (a script,
+a migration) runs this file first and must not bring in the web side.
+"""
 
 API_PREFIX = "/apis/jobs/v2"
 
 
-def create_app(overrides: dict | None = None) -> Flask:
+def create_app(overrides: dict | None = None):
+    from flask import Flask
+
+    from . import (answers, auth, cli, config, db, docs, events, health, http, idempotency,
+                   logs, metrics, observability, profiles, ui)
+
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment())
     if overrides:
@@ -16,28 +20,32 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["JOBS_MAX_BODY_BYTES"]
     app.json.sort_keys = False  # keep fields in the schemas' order
 
-    # Connections open lazily, per thread and per process: nothing is opened here.
-    app.extensions["jobs_db"] = open_pool(app.config["JOBS_DB"], app.config["JOBS_DB_POOL_SIZE"],
-                                          app.config["JOBS_DB_TIMEOUT_MS"],
-                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
-    app.teardown_appcontext(http.release_db)
-    errors.init_app(app)
-
-    from . import (auth, cli, docs, events, health, jobs, logs, metrics, observability,
-                   profiles, results, steps, tasks, ui)
-
+    db.init_app(app)  # the pool (opens nothing yet), its teardown, init-db/check-db/backup
+    answers.init_app(app)
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
+    register_api(app)
+    idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
+    events.init_app(app)  # the change feed's tail, nudged by this process's writes
+    for blueprint in (health.bp, ui.bp, metrics.bp, docs.bp):  # ui: pages; data via /apis
+        app.register_blueprint(blueprint)
+    metrics.subscribe()
+
+    # Before-request hooks run in this order. The request id comes first, so every answer,
+    # a refusal by any later hook included, carries it and is logged and counted.
+    observability.init_app(app)
+    app.before_request(answers.refuse_a_damaged_database)
+    auth.init_app(app)
+    app.before_request(http.refuse_an_oversized_body)  # after auth: strangers get 401
+
+    cli.init_app(app)
+    logs.init_app(app)  # prune-logs
+    return app
+
+
+def register_api(app) -> None:
+    """The API's views under API_PREFIX (app/docs.py also builds its document from these)."""
+    from . import events, jobs, logs, profiles, results, steps, tasks
+
     for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
-    idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
-    events.init_app(app, API_PREFIX)  # the feed; Events-Cursor and Prefer: wait on reads
-    app.register_blueprint(health.bp)
-    app.register_blueprint(ui.bp)  # /ui: pages only; their data comes through /apis
-    metrics.init_app(app)
-    observability.init_app(app)
-    auth.init_app(app)  # after observability: refusals are logged and counted too
-    app.before_request(http.refuse_an_oversized_body)  # after auth: strangers get 401
-    docs.init_app(app)
-    cli.init_app(app)
-    logs.init_app(app)
-    return app
+    events.register(app, API_PREFIX)  # the feed; Events-Cursor and Prefer: wait on reads

@@ -14,9 +14,10 @@ import json
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from .answers import json_error
 from .config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -82,12 +83,8 @@ def _find(grants: list[Grant], token: str) -> Grant | None:
 
 
 def _refuse(status: int, detail: str, error: str | None = None):
-    response = jsonify(detail=detail)
-    response.status_code = status
-    if status == 401:
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="jobs", error="{error}"' if error else 'Bearer realm="jobs"')
-    return response
+    challenge = f'Bearer realm="jobs", error="{error}"' if error else 'Bearer realm="jobs"'
+    return json_error(status, detail, [("WWW-Authenticate", challenge)] if status == 401 else ())
 
 
 def warn_if_off(settings: dict, logger: logging.Logger = log) -> None:

@@ -1,51 +1,13 @@
 """Command-line tasks, run as `flask --app wsgi <command>`."""
 
-import functools
-import os
-import sqlite3
-
 import click
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 
 import statemachine
 
-from . import faults, store
-from .db import backup, connect, describe, is_postgres, migrate, missing, sqlite
-
-
-def database_command(creating: bool = False):
-    """For a command working on JOBS_DB: refuse, in one line, an SQLite file that does not
-    exist (a mistyped JOBS_DB must not become a new empty database: only init-db, with
-    `creating`, and the server's first start make one), and say a storage fault (unreachable,
-    read-only, ...) in one line instead of a traceback."""
-    def wrap(command):
-        @functools.wraps(command)
-        def run(*args, **kwargs):
-            target = current_app.config["JOBS_DB"]
-            problem = missing(target, creating)
-            if problem:
-                raise click.ClickException(problem)
-            try:
-                return command(*args, **kwargs)
-            except Exception as exc:
-                fault = faults.classify(exc, target)
-                if fault is None:
-                    raise
-                raise click.ClickException(f"{describe(target)}: {fault.detail}"
-                                           + (f" ({fault.cause})" if fault.cause else "")
-                                           ) from None
-        return with_appcontext(run)
-    return wrap
-
-
-@click.command("init-db")
-@database_command(creating=True)
-def init_db() -> None:
-    """Create the database file if needed and apply pending migrations."""
-    applied = migrate(current_app.config["JOBS_DB"])
-    click.echo(f"{describe(current_app.config['JOBS_DB'])}: applied {len(applied)} migration(s)"
-               + (f": {', '.join(applied)}" if applied else ""))
+from . import store
+from .db import connect, migrate
+from .db.web import database_command
 
 
 @click.command("machine")
@@ -75,62 +37,7 @@ def reap_stale(dry_run: bool) -> None:
     click.echo(f"{len(reaped)} stale task(s){' (dry run)' if dry_run else ''}")
 
 
-@click.command("check-db")
-@database_command()
-def check_db() -> None:
-    """Run SQLite's integrity check on the database and say what to do if it fails."""
-    target = current_app.config["JOBS_DB"]
-    if is_postgres(target):
-        db = connect(target)
-        try:
-            db.ping()
-        finally:
-            db.close()
-        click.echo(f"{describe(target)}: reachable and migrated. PostgreSQL checks its own "
-                   "pages; use pg_amcheck for a deeper check.")
-        return
-    problems = sqlite.integrity_check(target)
-    if not problems:
-        click.echo(f"{target}: ok (PRAGMA integrity_check)")
-        return
-    click.echo(f"{target}: DAMAGED — {len(problems)} problem(s), first: {problems[0]}", err=True)
-    click.echo(
-        "What to do: stop the service; restore the latest backup (`flask --app wsgi backup` "
-        "makes them) by copying it over this file and deleting any -wal/-shm files beside it; "
-        f"or salvage what is readable with `sqlite3 {target} .recover | sqlite3 recovered.db` "
-        "and point JOBS_DB at recovered.db after checking it.", err=True)
-    raise SystemExit(1)
-
-
-@click.command("backup")
-@click.argument("destination", type=click.Path(dir_okay=False))
-@database_command()
-def backup_db(destination: str) -> None:
-    """Copy the live database, consistently, to DESTINATION (SQLite's online backup API)."""
-    target = current_app.config["JOBS_DB"]
-    _check_destination(target, destination)
-    try:
-        pages = backup(target, destination)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    except sqlite3.DatabaseError as exc:  # the destination: the source was opened first
-        raise click.ClickException(f"DESTINATION {destination}: cannot write a database "
-                                   f"there: {exc}") from None
-    click.echo(f"{target} -> {destination}: {pages} pages, consistent as of now. To restore: "
-               f"stop the service, copy {destination} over {target}, delete {target}-wal and "
-               f"{target}-shm if present, start the service.")
-
-
-def _check_destination(target: str, destination: str) -> None:
-    folder = os.path.dirname(os.path.abspath(destination))
-    if not os.path.isdir(folder):
-        raise click.ClickException(f"DESTINATION {destination}: the folder {folder} does not "
-                                   "exist: create it, or choose another destination")
-    if os.path.exists(destination) and os.path.samefile(destination, target):
-        raise click.ClickException(f"DESTINATION {destination}: is the live database itself: "
-                                   "choose another file")
-
-
 def init_app(app: Flask) -> None:
-    for command in (init_db, machine, reap_stale, check_db, backup_db):
+    # The database's own commands (init-db, check-db, backup) come with app.db.init_app.
+    for command in (machine, reap_stale):
         app.cli.add_command(command)

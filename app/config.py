@@ -9,6 +9,7 @@ DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_MAX_JSON_DEPTH = 32
 DEFAULT_DB_POOL_SIZE = 2
 DEFAULT_DB_TIMEOUT_MS = 10_000
+DEFAULT_SQLITE_SYNCHRONOUS = "full"  # the first of the choices below
 PG_MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's lock_timeout and statement_timeout: an int
 DEFAULT_ARTIFACTS_DIR = "artifacts"
 DEFAULT_LOG_RETENTION_DAYS = 30
@@ -86,7 +87,7 @@ def from_environment() -> dict:
                                        "milliseconds", PG_MAX_TIMEOUT_MS),
         # SQLite only: `full` (default) fsyncs every commit; `normal` trades the last writes
         # before a power loss (never before a process crash) for speed.
-        "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", ("full", "normal")),
+        "JOBS_SQLITE_SYNCHRONOUS": _choice("JOBS_SQLITE_SYNCHRONOUS", (DEFAULT_SQLITE_SYNCHRONOUS, "normal")),
         "JOBS_ARTIFACTS_DIR": _raw("JOBS_ARTIFACTS_DIR") or DEFAULT_ARTIFACTS_DIR,
         # 0 keeps log lines for ever (app/store/logs.py).
         "JOBS_LOG_RETENTION_DAYS": _integer("JOBS_LOG_RETENTION_DAYS",

@@ -1,11 +1,11 @@
 """The OpenAPI 3.1 document at /openapi.json, and an interactive page at /docs.
 
-The document is generated from the marshmallow schemas with apispec's marshmallow plugin
-(the schemas already describe every body, so nothing is written twice), using the seed's
-component names. The first endpoints' operations are listed once below; newer views route
-and describe themselves in one place with `documented` (results, logs, execution profiles).
-A test checks that every route under /apis is described. Swagger UI's files come from the
-installed `swagger_ui_bundle` package.
+Built by walking the app's URL map: each view under /apis declares its operation with the
+decorators of app/api.py (summary, query and body schemas, answers, refusals), and the
+marshmallow schemas describe every body and query string (apispec's marshmallow plugin), so
+nothing is written twice. What every operation shares is added here: path names, the
+headers its answers imply, the refusals any operation in a workspace can meet, tags, and
+401/403/503. Swagger UI's files come from the installed `swagger_ui_bundle` package.
 """
 
 import re
@@ -13,7 +13,11 @@ from functools import cache
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, Response, jsonify, redirect, request, send_from_directory
+from apispec.ext.marshmallow import resolver as class_name
+from apispec.ext.marshmallow.common import resolve_schema_cls, resolve_schema_instance
+from flask import (Blueprint, Flask, Response, current_app, has_app_context, jsonify, redirect,
+                   request, send_from_directory)
+from marshmallow import fields
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.errors import HTTPValidationErrorSchema, ValidationErrorSchema
@@ -26,13 +30,17 @@ from schemas.job import (JobCreateSchema, JobPageSchema, JobSchema, JobStatusSch
                          ListedStepSchema, PaginationSchema, PlatformSpecSchema,
                          StepPageSchema, StepSchema, StepSpecSchema, StepStatusSchema,
                          StepStatusUpdateSchema, TaskStatusSchema)
-from schemas.query import JOB_SORTS, LIKE_PATTERN, MAX_CHOICES, MAX_PAGE, SORTS
+from schemas.logs import (LogAppendedSchema, LogAppendSchema, LogLineInSchema, LogLineSchema,
+                          LogPageSchema)
+from schemas.profiles import ExecutionProfileSchema
+from schemas.results import ResultCreateSchema, ResultListSchema, ResultSchema
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 from statemachine import Status
 
-PREFIX = "/apis/jobs/v2/workspaces/{workspace}"
+from .api import REASONS
 
-# Component name -> schema, leaves before the schemas that nest them (the seed's names).
+# Component name -> schema: the seed's names and upstream's (a schema nested in one of these
+# and named nowhere is a component named after its class, as Executor).
 COMPONENTS = {
     "PlatformJobTask": TaskSchema, "PlatformJobTaskUpdate": TaskUpdateSchema,
     "ValidationError": ValidationErrorSchema, "HTTPValidationError": HTTPValidationErrorSchema,
@@ -45,15 +53,14 @@ COMPONENTS = {
     "PlatformJobStepStatusResponse": StepStatusSchema,
     "PlatformJobStatusResponse": JobStatusSchema,
     "PlatformJobListTaskResponse": TaskListSchema, "HistoryEntry": HistoryEntrySchema,
-    "HistoryPage": HistoryPageSchema, "ContainerExecutionProvider": ContainerExecutorSchema,
+    "HistoryPage": HistoryPageSchema,
+    "PlatformJobLogLineCreate": LogLineInSchema, "PlatformJobLogAppend": LogAppendSchema,
+    "PlatformJobLog": LogLineSchema, "PlatformJobLogPage": LogPageSchema,
+    "PlatformJobLogAppended": LogAppendedSchema,
+    "PlatformJobResultCreate": ResultCreateSchema, "PlatformJobResultResponse": ResultSchema,
+    "PlatformJobListResultResponse": ResultListSchema, "ExecutionProfile": ExecutionProfileSchema,
+    "ContainerExecutionProvider": ContainerExecutorSchema,
     "SubprocessExecutionProvider": SubprocessExecutorSchema,
-}
-# Answers always carry every field: their components say so.
-ANSWERS = {
-    "PlatformJobTask", "PlatformJobResponse", "PlatformJobStep", "PlatformJobStepWithContext",
-    "Pagination", "PlatformJobResponsesPage", "PlatformJobStepWithContextsPage",
-    "PlatformJobTaskStatusResponse", "PlatformJobStepStatusResponse",
-    "PlatformJobStatusResponse", "PlatformJobListTaskResponse", "HistoryEntry", "HistoryPage",
 }
 
 
@@ -86,165 +93,29 @@ def _lax_integer(converter, field, ret, **kwargs) -> dict:
     return {"anyOf": forms + ([{"type": "null"}] if field.allow_none else [])}
 
 
-def _name(param: str) -> dict:
-    return {"name": param, "in": "path", "required": True,
-            "schema": {"type": "string", "pattern": NAME_PATTERN}}
-
-
 def _json(schema: str, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-json_answer = _json  # for the views that describe themselves
-
-ERRORS = {
-    "404": _json("ErrorDetail", "No such workspace, job, step or task"),
-    "413": _json("ErrorDetail", "Body over JOBS_MAX_BODY_BYTES"),
-    "415": _json("ErrorDetail", "Body is not JSON"),
-    "422": _json("HTTPValidationError", "Validation Error, or a move the rules refuse"),
-}
-PRECONDITION = {"412": _json("ErrorDetail", "If-Match no longer holds")}
+# What any operation in a workspace can be refused with: a missing entity, a name breaking
+# the pattern (422), a body over the limit or not JSON (every request's body is bounded).
+IN_WORKSPACE = {code: _json("HTTPValidationError" if code == 422 else "ErrorDetail",
+                            REASONS[code]) for code in (404, 413, 415, 422)}
 _ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e]*"'  # RFC 9110, ASCII (app.http also takes obs-text)
+# The request headers that an operation's answers imply: a 412 is If-Match's, a 304
+# If-None-Match's; every POST takes Idempotency-Key (app/idempotency.py).
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
             "schema": {"type": "string", "pattern":
                        rf"^[ \t]*(\*|{_ENTITY_TAG}([ \t]*,[ \t]*{_ENTITY_TAG})*)[ \t]*$"},
             "description": 'A quoted version, "<db_version>" (or a comma-separated list of '
                            'them), or *; any other form is a 422'}
+IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
+                 "schema": {"type": "string"}, "description": "An ETag from an earlier answer"}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                "pattern": "^[!-~]([ -~]*[!-~])?$"},  # HTTP strips spaces at either end
     "description": "The same key and request within 24 h get the first answer again"}
-PAGING = [
-    {"name": "page", "in": "query",
-     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}},
-    {"name": "page_size", "in": "query",
-     "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 10}},
-]
-
-
-def _list_query(sorts: list[str]) -> list[dict]:
-    """A list's query parameters: paging, sort, plain filters and upstream's operator forms."""
-    text, choices = {"type": "string"}, {
-        "type": "array", "minItems": 1, "maxItems": MAX_CHOICES, "items": {"type": "string"}}
-    operators = [
-        *({"name": f"filter[{field}][${op}]", "in": "query", "schema": text}
-          for field in ("name", "source") for op in ("eq",)),
-        *({"name": f"filter[{field}][${op}]", "in": "query", "style": "form", "explode": False,
-           "schema": choices} for field in ("name", "source") for op in ("in", "nin")),
-        *({"name": f"filter[{field}][$like]", "in": "query",
-           "schema": {"type": "string", "pattern": LIKE_PATTERN},
-           "description": "SQL LIKE, case-sensitive: % any run, _ one character, \\ escapes"}
-          for field in ("name", "source")),
-        *({"name": f"filter[{field}][${op}]", "in": "query",
-           "schema": {"type": "string", "format": "date-time"}}
-          for field in ("created_at", "updated_at") for op in ("gte", "lte")),
-    ]
-    return PAGING + [
-        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": sorts}},
-        {"name": "filter[status]", "in": "query", "style": "form", "explode": False,
-         "schema": {"type": "array", "minItems": 1, "items": _ref("PlatformJobStatus")}},
-        *({"name": f"filter[{key}]", "in": "query", "schema": text}
-          for key in ("project", "name", "source", "workspace")),
-        *operators,
-    ]
-
-
-LIST_QUERY = _list_query(SORTS)
-BODY_ERRORS = {**ERRORS, **PRECONDITION}
-# Reads that pollers repeat: the answer's ETag in If-None-Match gets a 304 while it holds.
-IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False,
-                 "schema": {"type": "string"}, "description": "An ETag from an earlier answer"}
-UNCHANGED = {"304": {"description": "Unchanged since the ETag in If-None-Match"}}
-
-
-def _polled(schema: str, text: str) -> dict:
-    return {**_json(schema, text), "headers": {"ETag": {"schema": {"type": "string"},
-                                                          "description": "opaque"}}}
-
-
-polled_answer = _polled  # for the views that describe themselves
-
-
-def _op(summary, params, ok_code, ok, body=None, errors=ERRORS, extra_params=()) -> dict:
-    operation = {"summary": summary, "parameters": [_name(p) for p in params] + list(extra_params),
-                 "responses": {ok_code: ok, **errors}}
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": _ref(body)}}}
-    return operation
-
-
-def _entity(schema, text):
-    return {**_json(schema, text), "headers": {"ETag": {"schema": {"type": "string"},
-                                                          "description": '"<db_version>"'}}}
-
-
-JOB = ("workspace", "name")
-STEP = ("workspace", "job", "name")
-TASK = ("workspace", "job", "step", "name")
-OPERATIONS = {
-    "/jobs": {
-        "post": _op("Create a job", ("workspace",), "201", _entity("PlatformJobResponse", "Created"),
-                    "PlatformJobCreate", {**ERRORS, "409": _json("ErrorDetail", "Name in use")}),
-        "get": _op("List jobs", ("workspace",), "200", _polled("PlatformJobResponsesPage", "A page"),
-                   errors={**ERRORS, **UNCHANGED},
-                   extra_params=[*_list_query(JOB_SORTS), IF_NONE_MATCH]),
-    },
-    "/jobs/{name}": {
-        "get": _op("Get a job", JOB, "200", _entity("PlatformJobResponse", "The job")),
-        "delete": _op("Delete a job with its steps and tasks", JOB, "204",
-                      {"description": "Deleted"}, errors=BODY_ERRORS, extra_params=[IF_MATCH]),
-    },
-    **{f"/jobs/{{name}}/{action}": {"post": _op(
-        f"{action.capitalize()} a job", JOB, "200", _entity("PlatformJobResponse", "The job"),
-        errors=BODY_ERRORS, extra_params=[IF_MATCH])} for action in ("cancel", "pause", "resume", "rerun")},
-    "/jobs/{name}/status": {"get": _op("Get a job's status tree", JOB, "200",
-                                       _polled("PlatformJobStatusResponse", "The tree"),
-                                       errors={**ERRORS, **UNCHANGED},
-                                       extra_params=[IF_NONE_MATCH])},
-    "/jobs/{name}/status-details": {"patch": {
-        **_op("Merge into a job's status_details", JOB, "200",
-              _entity("PlatformJobResponse", "The job"), errors=BODY_ERRORS,
-              extra_params=[IF_MATCH]),
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"type": "object", "additionalProperties": True}}}}}},
-    "/jobs/{name}/history": {"get": _op(
-        "List the status changes of a job and everything under it, oldest first", JOB, "200",
-        _json("HistoryPage", "A page"), extra_params=PAGING)},
-    "/jobs/{name}/steps": {"get": _op(
-        "List a job's current steps ({name} = '-': every job's)", ("workspace",), "200",
-        _polled("PlatformJobStepWithContextsPage", "A page"), errors={**ERRORS, **UNCHANGED},
-        extra_params=[
-            {"name": "name", "in": "path", "required": True, "schema": {
-                "type": "string", "anyOf": [{"pattern": NAME_PATTERN}, {"const": "-"}]}},
-            *LIST_QUERY,
-            {"name": "filter[job]", "in": "query", "style": "form", "explode": False,
-             "schema": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
-            IF_NONE_MATCH])},
-    "/jobs/{job}/steps/{name}": {"get": _op("Get a step", STEP, "200",
-                                            _entity("PlatformJobStep", "The step"))},
-    "/jobs/{job}/steps/{name}/status": {"patch": _op(
-        "Move a step", STEP, "200", _entity("PlatformJobStep", "The step"),
-        "PlatformJobStepStatusUpdate", BODY_ERRORS, [IF_MATCH])},
-    "/jobs/{job}/steps/{name}/tasks": {"get": _op(
-        "List a step's tasks", STEP, "200", _json("PlatformJobListTaskResponse", "The tasks"))},
-    "/jobs/{job}/steps/{step}/tasks/{name}": {
-        "get": _op("Get a task", TASK, "200", _entity("PlatformJobTask", "The task")),
-        "put": {**_op("Update a task", TASK, "200",
-                      _entity("PlatformJobTask", "Successful Response"), "PlatformJobTaskUpdate",
-                      BODY_ERRORS, [IF_MATCH]),
-                "operationId": "update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
-                               "job-steps-step-tasks-name-put",
-                "description": "Update a job step task (upstream's summary: Update Job Step Task).",
-                # An empty body is read as {} (the seed's own example sends {}).
-                "requestBody": {"required": False, "content": {"application/json": {
-                    "schema": _ref("PlatformJobTaskUpdate")}}}},
-    },
-    "/jobs/{job}/steps/{step}/tasks/{name}/history": {"get": _op(
-        "List a task's status changes, oldest first", TASK, "200", _json("HistoryPage", "A page"),
-        extra_params=PAGING)},
-}
 
 
 # Every operation's tag: the first of these segments its path holds, so a task's history is
@@ -288,42 +159,116 @@ def _guarded(path: str) -> dict:
     return {**UNAUTHORIZED, **(FORBIDDEN if scoped else {}), **UNAVAILABLE}
 
 
-# What `documented` and `components` collect from the view modules that use them.
-_DOCUMENTED: dict[str, dict[str, dict]] = {}
-_COMPONENTS: dict[str, object] = {}
-_ANSWERS: set[str] = set()
-
-
-def components(schemas: dict, answers: bool = False) -> None:
-    """Name schemas as components of the document; `answers` always carry every field."""
-    _COMPONENTS.update(schemas)
-    if answers:
-        _ANSWERS.update(schemas)
-
-
-def documented(blueprint, method: str, rule: str, summary: str, ok: tuple, body: str | None = None,
-               errors: dict | None = None, query=(), headers=()):
-    """Route `rule` on `blueprint` and describe the operation for /openapi.json, in one place.
-
-    `ok` is (status, response object); path parameters are read off the rule and carry the
-    name pattern; `body` names the request body's component."""
-    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", "/apis/jobs/v2" + rule)
-    operation = {"summary": summary,
-                 "parameters": [_name(p) for p in re.findall(r"{(\w+)}", path)]
-                 + list(query) + list(headers),
-                 "responses": {ok[0]: ok[1], **(ERRORS if errors is None else errors)}}
-    if body:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": _ref(body)}}}
-    _DOCUMENTED.setdefault(path, {})[method] = operation
-    return getattr(blueprint, method)(rule)
+def document(app: Flask | None = None) -> dict:
+    """The document of `app` (the current one; outside a request, the API alone)."""
+    if app is None:
+        app = current_app._get_current_object() if has_app_context() else _api_only()
+    found = app.extensions.get("jobs_openapi")
+    if found is None:
+        found = app.extensions["jobs_openapi"] = _build(app)
+    return found
 
 
 @cache
-def document() -> dict:
-    from . import logs, profiles, results  # noqa: F401  (they describe their own operations)
+def _api_only() -> Flask:
+    from . import register_api
 
-    plugin = MarshmallowPlugin()
+    app = Flask(__name__)
+    register_api(app)
+    return app
+
+
+_ANY = re.compile(r"<any\(([^)]*)\):(\w+)>")
+_PARAM = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def _paths(rule: str):
+    """(path, {name: choice}) for each path a rule stands for: one per choice of an any()."""
+    found = _ANY.search(rule)
+    if not found:
+        yield _PARAM.sub(r"{\1}", rule), {}
+        return
+    for choice in (c.strip() for c in found.group(1).split(",")):
+        for path, chosen in _paths(rule.replace(found.group(0), choice)):
+            yield path, {found.group(2): choice, **chosen}
+
+
+def _operation(api, path: str, method: str, chosen: dict) -> dict:
+    """One operation of the document from what its view declared (app/api.py)."""
+    parameters = [{"name": p, "in": "path", "required": True, "schema": {
+        "type": "string", "anyOf": [{"pattern": NAME_PATTERN}, {"const": "-"}]}
+        if p in api.wildcard else {"type": "string", "pattern": NAME_PATTERN}}
+        for p in re.findall(r"{(\w+)}", path)]
+    if api.query is not None:
+        parameters.append({"in": "query", "schema": api.query})  # a parameter per field
+    parameters += [*([IF_MATCH] if 412 in api.refusals else []),
+                   *([IF_NONE_MATCH] if 304 in api.answers else []),
+                   *([IDEMPOTENCY_KEY] if method == "post" else [])]
+    responses = dict(IN_WORKSPACE) if "{workspace}" in path else {}
+    for status, answer in api.answers.items():
+        responses[status] = {"description": answer.description}
+        if answer.schema is not None:
+            responses[status]["content"] = {answer.media: {"schema": answer.schema}}
+        if answer.etag is not None:
+            responses[status]["headers"] = {"ETag": {"schema": {"type": "string"},
+                                                     "description": answer.etag}}
+    for status, reason in api.refusals.items():
+        responses[status] = _json("ErrorDetail", reason)
+    summary = api.summary
+    for part, choice in chosen.items():
+        summary = summary.replace(f"{{{part}}}", choice.capitalize())
+    operation = {"summary": summary, "parameters": parameters, **api.extra,
+                 "responses": {str(code): answer for code, answer in responses.items()}}
+    if api.body is not None:
+        operation["requestBody"] = {"required": api.empty_as is None,
+                                    "content": {"application/json": {"schema": api.body}}}
+    return operation
+
+
+def _operations(app: Flask) -> dict:
+    """path -> method -> operation, for every view that declares one."""
+    paths: dict = {}
+    for rule in app.url_map.iter_rules():
+        api = getattr(app.view_functions[rule.endpoint], "api", None)
+        if api is None:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for path, chosen in _paths(rule.rule):
+                paths.setdefault(path, {})[method.lower()] = _operation(
+                    api, path, method.lower(), chosen)
+    return paths
+
+
+def _answer_schemas(app: Flask) -> set:
+    """The schema classes of every successful answer and of everything they nest: answers
+    always carry every field, and their components say so."""
+    found, todo = set(), []
+    for view in app.view_functions.values():
+        api = getattr(view, "api", None)
+        todo += [a.schema for status, a in (api.answers.items() if api else ())
+                 if status < 300 and a.schema is not None and not isinstance(a.schema, dict)]
+    while todo:
+        schema = resolve_schema_cls(todo.pop())
+        if schema in found:
+            continue
+        found.add(schema)
+        for f in resolve_schema_instance(schema).fields.values():
+            f = f.inner if isinstance(f, fields.List) else f
+            if isinstance(f, fields.Nested):
+                todo.append(f.nested)
+    return found
+
+
+def _name(schema) -> str | None:
+    """A schema's component name; a schema without fields (any object) is written inline."""
+    cls = resolve_schema_cls(schema)
+    if not resolve_schema_instance(schema).fields:
+        return None
+    return next((n for n, c in COMPONENTS.items() if c is cls), None) or class_name(cls)
+
+
+def _build(app: Flask) -> dict:
+    plugin = MarshmallowPlugin(schema_name_resolver=_name)
     spec = APISpec(title="Jobs v2 status service", version="0.1.0", openapi_version="3.1.0",
                    plugins=[plugin], tags=[{"name": n, "description": d} for n, _, d in TAGS],
                    # Either a bearer token or none: none is enough while tokens are off.
@@ -333,6 +278,11 @@ def document() -> dict:
                        "needed and no 401 or 403 is ever answered.")})
     spec.components.security_scheme("bearer", BEARER)
     plugin.converter.add_attribute_function(_status_ref)
+    # A query parameter is required only when its field is; a list is comma-separated.
+    plugin.converter.parameter_attribute_functions = [
+        lambda field, **kw: {"required": True} if field.required else {},
+        lambda field, **kw: {"style": "form", "explode": False}
+        if isinstance(field, fields.List) else {}]
     plugin.converter.add_attribute_function(_executor)
     plugin.converter.add_attribute_function(_lax_integer)
     plugin.map_to_openapi_type(Timestamp, "string", "date-time")
@@ -341,14 +291,9 @@ def document() -> dict:
         "description": "Enumeration of possible job statuses."})
     spec.components.schema("ErrorDetail", {"type": "object", "required": ["detail"],
                                            "properties": {"detail": {"type": "string"}}})
-    for name, schema in {**COMPONENTS, **_COMPONENTS}.items():
-        if isinstance(schema, dict):
-            spec.components.schema(name, schema)
-        else:
-            spec.components.schema(name, schema=schema)
-    for path, operations in OPERATIONS.items():
-        spec.path(path=PREFIX + path, operations=operations)
-    for path, operations in _DOCUMENTED.items():
+    for name, schema in COMPONENTS.items():
+        spec.components.schema(name, schema=schema)
+    for path, operations in _operations(app).items():
         spec.path(path=path, operations=operations)
     document = _status_refs_only(spec.to_dict())
     for path, operations in document["paths"].items():
@@ -359,16 +304,14 @@ def document() -> dict:
                 own = responses.get(code)  # an operation's own 403 keeps its reason too
                 responses[code] = answer if own is None else {
                     **answer, "description": f"{own['description']}; or: {answer['description']}"}
-        if "post" in operations:  # every POST takes it (app/idempotency.py)
-            operations["post"]["parameters"].append(IDEMPOTENCY_KEY)
     # A variable has a value or a secret, exactly one (a rule marshmallow's fields cannot say).
     document["components"]["schemas"]["EnvironmentVariable"]["anyOf"] = [
         {"required": ["value"], "properties": {"value": {"type": "string"},
                                                "from_secret": {"type": "null"}}},
         {"required": ["from_secret"], "properties": {"from_secret": {"type": "object"},
                                                      "value": {"type": "null"}}}]
-    for name in ANSWERS | _ANSWERS:
-        component = document["components"]["schemas"][name]
+    for schema in _answer_schemas(app):
+        component = document["components"]["schemas"][_name(schema)]
         component["required"] = list(component["properties"])
     return document
 

@@ -15,42 +15,22 @@ from functools import wraps
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from schemas import error
-from schemas.events import EventPageSchema, EventQuerySchema, EventSchema
+from schemas.events import EventPageSchema, EventQuerySchema
 
 from . import metrics, watch
-from .docs import ERRORS, components, documented, json_answer
-from .errors import RequestValidationError
-from .http import check_names, db, query_args, release_db
+from .api import answers, arguments, operation, refuses
+from .db.web import db, release_db
 from .store import cursor_key, events
 
 bp = Blueprint("events", __name__)
 _query = EventQuerySchema()
-components({"PlatformJobEvent": EventSchema, "PlatformJobEventPage": EventPageSchema},
-           answers=True)
+_page = EventPageSchema()
 KEEPALIVE_SECONDS = 15
 _PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*(\d{1,6})(?:$|[,;\s])", re.I)
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-QUERY = [
-    {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 256},
-     "description": "A cursor (an event's id, `next`, Events-Cursor); `0`: from the oldest "
-                    "kept; absent: only events after this request"},
-    {"name": "job", "in": "query", "schema": {"type": "array", "items": {"type": "string"},
-                                              "maxItems": 100},
-     "style": "form", "explode": True, "description": "Only these jobs' events"},
-    {"name": "kind", "in": "query", "schema": {"type": "array", "items": {
-        "type": "string", "enum": ["job", "step", "task"]}}, "style": "form", "explode": True},
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                 "maximum": 1000, "default": 100}},
-    {"name": "wait", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 60,
-                                                "default": 0},
-     "description": "Seconds to hold the request while nothing is there yet"},
-]
-HEADERS = [{"name": "Last-Event-ID", "in": "header", "required": False,
-            "schema": {"type": "string"}, "description": "Resume a stream (as `after`)"}]
-FEED_ERRORS = {**ERRORS, "410": json_answer("HTTPValidationError", "cursor_expired: the "
-                                            "cursor is older than the events kept"),
-               "503": json_answer("ErrorDetail", "Too many watchers, or storage unavailable")}
+EXPIRED = ("cursor_expired: the cursor is older than the events kept "
+           "(JOBS_EVENTS_RETENTION_HOURS); list again and watch from its Events-Cursor")
+FULL = "Too many requests wait for events in this worker (JOBS_MAX_WATCHERS); retry shortly"
 
 
 def _key() -> bytes:
@@ -122,8 +102,7 @@ def _epoch(at: str) -> float:
         tzinfo=timezone.utc).timestamp()
 
 
-def _feed(workspace: str, job: str | None):
-    query = query_args(_query)
+def _feed(workspace: str, job: str | None, query: dict):
     if job is not None:
         query["job"] = [job]
     wanted_stream = request.accept_mimetypes.best_match(
@@ -219,22 +198,27 @@ def _stream(app, hub, key, workspace, query, start) -> Response:
     return response
 
 
-@documented(bp, "get", "/workspaces/<workspace>/events", "List a workspace's events, or stream them",
-            ok=("200", json_answer("PlatformJobEventPage", "Events after the cursor, oldest "
-                                   "first; or, with Accept: text/event-stream, a stream")),
-            errors=FEED_ERRORS, query=QUERY, headers=HEADERS)
-def workspace_events(workspace):
-    check_names(workspace=workspace)
-    return _feed(workspace, None)
+@bp.get("/workspaces/<workspace>/events")
+@operation("List a workspace's events, or stream them (Accept: text/event-stream; resume "
+           "with Last-Event-ID)")
+@arguments(_query)
+@answers(200, _page, "Events after the cursor, oldest first; or, with Accept: "
+                     "text/event-stream, a stream of them")
+@refuses(410, EXPIRED)
+@refuses(503, FULL)
+def workspace_events(workspace, query):
+    return _feed(workspace, None, query)
 
 
-@documented(bp, "get", "/workspaces/<workspace>/jobs/<name>/events", "List a job's events, or stream them",
-            ok=("200", json_answer("PlatformJobEventPage", "The job's events after the "
-                                   "cursor, oldest first; or a stream")),
-            errors=FEED_ERRORS, query=QUERY, headers=HEADERS)
-def job_events(workspace, name):
-    check_names(workspace=workspace, name=name)
-    return _feed(workspace, name)
+@bp.get("/workspaces/<workspace>/jobs/<name>/events")
+@operation("List a job's events, or stream them (Accept: text/event-stream; resume with "
+           "Last-Event-ID)")
+@arguments(_query)
+@answers(200, _page, "The job's events after the cursor, oldest first; or a stream of them")
+@refuses(410, EXPIRED)
+@refuses(503, FULL)
+def job_events(workspace, name, query):
+    return _feed(workspace, name, query)
 
 
 # Events-Cursor on reads, and Prefer: wait on the GETs of one entity.
@@ -326,10 +310,15 @@ WAITABLE = ("jobs.get_job", "jobs.status_tree", "steps.get_step", "tasks.get_tas
 WITH_CURSOR = ("jobs.status_tree", "jobs.list_jobs", "tasks.list_tasks")
 
 
-def init_app(app: Flask, prefix: str) -> None:
+def register(app: Flask, prefix: str) -> None:
+    """The feed's routes, and the reads that carry Events-Cursor or honour Prefer: wait
+    (their declarations, `api`, go with them through functools.wraps)."""
     app.register_blueprint(bp, url_prefix=prefix)
     for endpoint in WITH_CURSOR:
         app.view_functions[endpoint] = with_events_cursor(app.view_functions[endpoint])
     for endpoint in WAITABLE:
         app.view_functions[endpoint] = waitable(app.view_functions[endpoint])
+
+
+def init_app(app: Flask) -> None:
     watch.hub_for(app)  # a write in this process nudges it (nothing starts here)

@@ -5,6 +5,7 @@ import logging
 from flask import Blueprint, current_app, jsonify
 
 from . import faults
+from .answers import json_error
 from .http import db
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,6 @@ def ready():
             fault = faults.StorageFault("unreachable")
         else:
             faults.began(target, fault)
-        return (jsonify(status="unavailable", database=fault.kind, detail=fault.detail), 503,
-                {"Retry-After": str(fault.retry_after)})
+        return json_error(503, fault.detail, [("Retry-After", str(fault.retry_after))],
+                          status="unavailable", database=fault.kind)
     return jsonify(status="ok", database="ok")

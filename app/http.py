@@ -12,6 +12,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas import error, valid_name, validation_errors, NAME_PATTERN
 
+from .db.web import db  # noqa: F401  (the views' connection, from here with the rest)
 from .errors import RequestValidationError, UnsupportedMediaType
 
 # RFC 9110 entity-tag: optional W/, then a quoted opaque tag (no quote, space or control).
@@ -187,7 +188,7 @@ def if_match():
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:
-    """One entity as JSON (`dump` is one of schemas.dump_*), its version as a strong ETag."""
+    """One entity as JSON (`dump` is a plain_dumper), its version as a strong ETag."""
     return Response(_encode(dump(obj)), status,
                     {"ETag": f'"{obj["db_version"]}"'}, mimetype="application/json")
 
@@ -212,17 +213,3 @@ def conditional(response: Response) -> Response:
 def principal() -> str | None:
     """The authenticated principal making the request (None when authentication is off)."""
     return g.get("principal")
-
-
-def db():
-    """This request's connection: taken from the pool on first use, given back at teardown."""
-    found = g.get("db")
-    if found is None:
-        found = g.db = current_app.extensions["jobs_db"].get()
-    return found
-
-
-def release_db(_exc=None) -> None:
-    found = g.pop("db", None)
-    if found is not None:
-        current_app.extensions["jobs_db"].release(found)

@@ -2,77 +2,106 @@
 
 from flask import Blueprint, jsonify
 
-import schemas
+from schemas import plain_dumper
+from schemas.history import HistoryPageSchema, PageQuerySchema
+from schemas.job import (ActionSchema, JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
+                         StatusDetailsSchema)
+from schemas.query import JobListQuerySchema
 
 from . import profiles, store
+from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
 from .errors import PreconditionFailed
-from .http import (check_names, conditional, db, entity, if_match, json_body, load, principal,
-                   query_args)
+from .http import conditional, db, entity, if_match, principal
 
 bp = Blueprint("jobs", __name__)
+_create = JobCreateSchema()
+_action = ActionSchema()
+_query = JobListQuerySchema()
+_page = JobPageSchema()
+_status = JobStatusSchema()
+_details = StatusDetailsSchema()
+_history_query = PageQuerySchema()
+_history = HistoryPageSchema()
+dump_job = plain_dumper(JobSchema())  # the single-job answers, without marshmallow's walk
 
 
 @bp.post("/workspaces/<workspace>/jobs")
-def create_job(workspace):
-    check_names(workspace=workspace)
-    data = load(schemas.job_create, json_body())
-    profiles.check_executors(data["platform_spec"])
+@operation("Create a job")
+@body(_create)
+@answers(201, JobSchema, "Created", etag=VERSION)
+@refuses(409, "Name in use")
+def create_job(workspace, body):
+    profiles.check_executors(body["platform_spec"])
     if if_match() is not None:
         raise PreconditionFailed("If-Match cannot hold: the job does not exist yet.")
-    return entity(schemas.dump_job, store.create_job(db(), workspace, data, principal()), 201)
+    return entity(dump_job, store.create_job(db(), workspace, body, principal()), 201)
 
 
 @bp.get("/workspaces/<workspace>/jobs")
-def list_jobs(workspace):
-    check_names(workspace=workspace)
-    query = query_args(schemas.job_query)
-    return conditional(jsonify(schemas.job_page.dump(store.list_jobs(db(), workspace, query))))
+@operation("List jobs")
+@arguments(_query)
+@answers(200, _page, "A page", etag=OPAQUE)
+@answers(304)
+def list_jobs(workspace, query):
+    return conditional(jsonify(_page.dump(store.list_jobs(db(), workspace, query))))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>")
+@operation("Get a job")
+@answers(200, JobSchema, "The job", etag=VERSION)
 def get_job(workspace, name):
-    check_names(workspace=workspace, name=name)
-    return entity(schemas.dump_job, store.get_job(db(), workspace, name))
+    return entity(dump_job, store.get_job(db(), workspace, name))
 
 
 @bp.delete("/workspaces/<workspace>/jobs/<name>")
+@operation("Delete a job with its steps and tasks")
+@answers(204, description="Deleted")
+@refuses(412)
 def delete_job(workspace, name):
-    check_names(workspace=workspace, name=name)
     store.delete_job(db(), workspace, name, if_match(), principal())
     return "", 204
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/<any(cancel, pause, resume):action>")
-def act(workspace, name, action):
-    check_names(workspace=workspace, name=name)
-    load(schemas.action, json_body(empty_as={}))
-    return entity(schemas.dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
+@operation("{action} a job")
+@body(_action, empty_as={})
+@answers(200, JobSchema, "The job", etag=VERSION)
+@refuses(412)
+def act(workspace, name, action, body):
+    return entity(dump_job, store.act(db(), workspace, name, action, if_match(), principal()))
 
 
 @bp.post("/workspaces/<workspace>/jobs/<name>/rerun")
-def rerun(workspace, name):
-    check_names(workspace=workspace, name=name)
-    load(schemas.action, json_body(empty_as={}))
-    return entity(schemas.dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
+@operation("Rerun a job")
+@body(_action, empty_as={})
+@answers(200, JobSchema, "The job", etag=VERSION)
+@refuses(412)
+def rerun(workspace, name, body):
+    return entity(dump_job, store.rerun(db(), workspace, name, if_match(), principal()))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/status")
+@operation("Get a job's status tree")
+@answers(200, _status, "The tree", etag=OPAQUE)
+@answers(304)
 def status_tree(workspace, name):
-    check_names(workspace=workspace, name=name)
-    return conditional(jsonify(schemas.job_status.dump(store.status_tree(db(), workspace, name))))
+    return conditional(jsonify(_status.dump(store.status_tree(db(), workspace, name))))
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<name>/status-details")
-def merge_status_details(workspace, name):
-    check_names(workspace=workspace, name=name)
-    details = load(schemas.status_details, json_body())
-    job = store.merge_status_details(db(), workspace, name, details, if_match(), principal())
-    return entity(schemas.dump_job, job)
+@operation("Merge into a job's status_details")
+@body(_details)
+@answers(200, JobSchema, "The job", etag=VERSION)
+@refuses(412)
+def merge_status_details(workspace, name, body):
+    job = store.merge_status_details(db(), workspace, name, body, if_match(), principal())
+    return entity(dump_job, job)
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/history")
-def job_history(workspace, name):
-    check_names(workspace=workspace, name=name)
-    query = query_args(schemas.page_query)
+@operation("List the status changes of a job and everything under it, oldest first")
+@arguments(_history_query)
+@answers(200, _history, "A page")
+def job_history(workspace, name, query):
     history = store.job_history(db(), workspace, name, query["page"], query["page_size"])
-    return jsonify(schemas.history_page.dump(history))
+    return jsonify(_history.dump(history))

@@ -7,11 +7,11 @@ sums them; without it (dev server, tests) the process's own registry is used.
 
 import os
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess, REGISTRY)
 
-from .store.history import transition_accepted, transition_refused
+from .signals import storage_fault_answered, transition_accepted, transition_refused
 
 REQUESTS = Counter("jobs_http_requests_total", "HTTP requests answered.",
                    ["route", "method", "status"])
@@ -53,7 +53,7 @@ def observe_request(route: str, method: str, status: int, seconds: float) -> Non
     LATENCY.labels(route, method).observe(seconds)
 
 
-def count_storage_fault(kind: str) -> None:
+def _storage_fault(kind, **_):
     STORAGE_FAULTS.labels(kind).inc()
 
 
@@ -65,7 +65,8 @@ def _refused(kind, source, target, **_):
     TRANSITIONS.labels(kind, source or "", target, "refused").inc()
 
 
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+def subscribe() -> None:
+    """Count what app/signals.py announces (connecting twice is connecting once)."""
     transition_accepted.connect(_accepted, weak=False)
     transition_refused.connect(_refused, weak=False)
+    storage_fault_answered.connect(_storage_fault, weak=False)

@@ -17,13 +17,12 @@ from schemas import error
 from schemas.profiles import DEFAULT_PROFILE, ExecutionProfileFileSchema, ExecutionProfileSchema
 
 from .config import ConfigError
-from .docs import components, documented
+from .api import answers, operation
 from .errors import RequestValidationError
 
 bp = Blueprint("profiles", __name__)
 _file_schema = ExecutionProfileFileSchema()
-_dump = ExecutionProfileSchema().dump
-components({"ExecutionProfile": ExecutionProfileSchema}, answers=True)
+_listed = ExecutionProfileSchema(many=True)
 
 
 class ProfilesConfigError(ConfigError):
@@ -76,14 +75,11 @@ def check_executors(platform_spec: dict) -> None:
         raise RequestValidationError(errors)
 
 
-@documented(bp, "get", "/execution-profiles", "List the configured execution profiles",
-            ok=("200", {"description": "Every configured profile; [] when none are",
-                        "content": {"application/json": {"schema": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/ExecutionProfile"}}}}}),
-            errors={})
+@bp.get("/execution-profiles")
+@operation("List the configured execution profiles")
+@answers(200, _listed, "Every configured profile; [] when none are")
 def list_profiles():
-    return jsonify([_dump(p) for p in configured() or []])
+    return jsonify(_listed.dump(configured() or []))
 
 
 def init_app(app: Flask) -> None:

@@ -11,11 +11,9 @@ from schemas.results import (ResultCreateSchema, ResultListQuerySchema, ResultLi
 
 from . import metrics, store
 from .artifacts import ArtifactRefused, open_artifact
-from .docs import (BODY_ERRORS, ERRORS, IF_MATCH, IF_NONE_MATCH, UNCHANGED, components,
-                   documented, json_answer, polled_answer)
+from .api import OPAQUE, answers, arguments, body, operation, refuses
 from .errors import NotFound, PreconditionFailed, RequestValidationError
-from .http import (check_names, conditional, db, if_match, json_body, load, principal,
-                   query_args)
+from .http import conditional, db, if_match, principal
 
 bp = Blueprint("results", __name__)
 _create = ResultCreateSchema()
@@ -23,11 +21,6 @@ _query = ResultListQuerySchema()
 _result = ResultSchema()
 _list = ResultListSchema()
 CHUNK = 64 * 1024
-components({"PlatformJobResultCreate": ResultCreateSchema})
-components({"PlatformJobResultResponse": ResultSchema,
-            "PlatformJobListResultResponse": ResultListSchema}, answers=True)
-SORT = {"name": "sort", "in": "query", "schema": {
-    "type": "string", "enum": _query.fields["sort"].validate.choices, "default": "-created_at"}}
 
 
 def _answer(result: dict) -> dict:
@@ -36,52 +29,49 @@ def _answer(result: dict) -> dict:
     return _result.dump({**result, "download_url": download})
 
 
-@documented(bp, "post", "/workspaces/<workspace>/jobs/<job>/results/<name>", "Record a result",
-            ok=("201", json_answer("PlatformJobResultResponse", "Created")),
-            body="PlatformJobResultCreate",
-            errors={**BODY_ERRORS, "409": json_answer("ErrorDetail", "Name in use for the job")},
-            headers=[IF_MATCH])
-def create_result(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
-    data = load(_create, json_body())
-    owner = parse_artifact_url(data["artifact_url"])[0]
+@bp.post("/workspaces/<workspace>/jobs/<job>/results/<name>")
+@operation("Record a result")
+@body(_create)
+@answers(201, _result, "Created")
+@refuses(409, "Name in use for the job")
+@refuses(412)
+def create_result(workspace, job, name, body):
+    owner = parse_artifact_url(body["artifact_url"])[0]
     if owner != workspace:  # another workspace's fileset is never this job's result
         raise RequestValidationError([error(
             "artifact_outside_workspace", ["body", "artifact_url"],
             f"artifact_url names a fileset of workspace '{owner}'; a result of workspace "
-            f"'{workspace}' must name one of its own.", data["artifact_url"],
+            f"'{workspace}' must name one of its own.", body["artifact_url"],
             {"workspace": workspace})])
     if if_match() is not None:
         raise PreconditionFailed("If-Match cannot hold: the result does not exist yet.")
-    result = store.create_result(db(), workspace, job, name, data, principal())
+    result = store.create_result(db(), workspace, job, name, body, principal())
     return jsonify(_answer(result)), 201
 
 
-@documented(bp, "get", "/workspaces/<workspace>/jobs/<name>/results", "List a job's results",
-            ok=("200", polled_answer("PlatformJobListResultResponse", "Every result")),
-            query=[SORT], errors={**ERRORS, **UNCHANGED}, headers=[IF_NONE_MATCH])
-def list_results(workspace, name):
-    check_names(workspace=workspace, name=name)
-    sort = query_args(_query)["sort"]
-    results = store.list_results(db(), workspace, name, sort)
+@bp.get("/workspaces/<workspace>/jobs/<name>/results")
+@operation("List a job's results")
+@arguments(_query)
+@answers(200, _list, "Every result", etag=OPAQUE)
+@answers(304)
+def list_results(workspace, name, query):
+    results = store.list_results(db(), workspace, name, query["sort"])
     return conditional(jsonify(_list.dump({"data": [_answer(r) for r in results]})))
 
 
-@documented(bp, "get", "/workspaces/<workspace>/jobs/<job>/results/<name>", "Get a result",
-            ok=("200", json_answer("PlatformJobResultResponse", "The result")))
+@bp.get("/workspaces/<workspace>/jobs/<job>/results/<name>")
+@operation("Get a result")
+@answers(200, _result, "The result")
 def get_result(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
     return jsonify(_answer(store.get_result(db(), workspace, job, name)))
 
 
-@documented(bp, "get", "/workspaces/<workspace>/jobs/<job>/results/<name>/download",
-            "Download a result's artifact",
-            ok=("200", {"description": "The artifact's bytes", "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}),
-            errors={**ERRORS, "403": json_answer(
-                "ErrorDetail", "The artifact would be read from outside its fileset")})
+@bp.get("/workspaces/<workspace>/jobs/<job>/results/<name>/download")
+@operation("Download a result's artifact")
+@answers(200, {"type": "string", "format": "binary"}, "The artifact's bytes",
+         media="application/octet-stream")
+@refuses(403, "The artifact would be read from outside its fileset")
 def download_result(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
     result = store.get_result(db(), workspace, job, name)
     missing = f"The artifact of result '{name}' for job '{job}' is not there."
     try:

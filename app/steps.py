@@ -2,32 +2,43 @@
 
 from flask import Blueprint, jsonify
 
-import schemas
+from schemas import plain_dumper
+from schemas.job import StepPageSchema, StepSchema, StepStatusUpdateSchema
+from schemas.query import StepListQuerySchema
 
 from . import store
-from .http import (check_names, conditional, db, entity, if_match, json_body, load, principal,
-                   query_args)
+from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
+from .http import conditional, db, entity, if_match, principal
 
 bp = Blueprint("steps", __name__)
+_query = StepListQuerySchema()
+_page = StepPageSchema()
+_move = StepStatusUpdateSchema()
+dump_step = plain_dumper(StepSchema())  # the single-step answers, without marshmallow's walk
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/steps")
-def list_steps(workspace, name):
-    check_names(workspace=workspace, **({} if name == "-" else {"name": name}))
-    query = query_args(schemas.step_query)
+@operation("List a job's current steps ({name} = '-': every job's)", wildcard=("name",))
+@arguments(_query)
+@answers(200, _page, "A page", etag=OPAQUE)
+@answers(304)
+def list_steps(workspace, name, query):
     steps = store.list_steps(db(), workspace, name, query)
-    return conditional(jsonify(schemas.step_page.dump(steps)))
+    return conditional(jsonify(_page.dump(steps)))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")
+@operation("Get a step")
+@answers(200, StepSchema, "The step", etag=VERSION)
 def get_step(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
-    return entity(schemas.dump_step, store.get_step(db(), workspace, job, name))
+    return entity(dump_step, store.get_step(db(), workspace, job, name))
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<job>/steps/<name>/status")
-def update_step_status(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
-    update = load(schemas.step_status_update, json_body())
-    step = store.update_step_status(db(), workspace, job, name, update, if_match(), principal())
-    return entity(schemas.dump_step, step)
+@operation("Move a step")
+@body(_move)
+@answers(200, StepSchema, "The step", etag=VERSION)
+@refuses(412)
+def update_step_status(workspace, job, name, body):
+    step = store.update_step_status(db(), workspace, job, name, body, if_match(), principal())
+    return entity(dump_step, step)

@@ -2,38 +2,54 @@
 
 from flask import Blueprint, jsonify
 
-import schemas
+from schemas import plain_dumper
+from schemas.history import HistoryPageSchema, PageQuerySchema
+from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 
 from . import store
-from .http import check_names, db, entity, if_match, json_body, load, principal, query_args
+from .api import VERSION, answers, arguments, body, operation, refuses
+from .http import db, entity, if_match, principal
 
 bp = Blueprint("tasks", __name__)
+_update = TaskUpdateSchema()
+_list = TaskListSchema()
+_history_query = PageQuerySchema()
+_history = HistoryPageSchema()
+dump_task = plain_dumper(TaskSchema())  # the single-task answers, without marshmallow's walk
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>/tasks")
+@operation("List a step's tasks")
+@answers(200, _list, "The tasks")
 def list_tasks(workspace, job, name):
-    check_names(workspace=workspace, job=job, name=name)
-    return jsonify(schemas.task_list.dump({"data": store.list_tasks(db(), workspace, job, name)}))
+    return jsonify(_list.dump({"data": store.list_tasks(db(), workspace, job, name)}))
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
+@operation("Get a task")
+@answers(200, TaskSchema, "The task", etag=VERSION)
 def get_task(workspace, job, step, name):
-    check_names(workspace=workspace, job=job, step=step, name=name)
-    return entity(schemas.dump_task, store.get_task(db(), workspace, job, step, name))
+    return entity(dump_task, store.get_task(db(), workspace, job, step, name))
 
 
 @bp.put("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")
-def put_task(workspace, job, step, name):
-    check_names(workspace=workspace, job=job, step=step, name=name)
-    update = load(schemas.task_update, json_body(empty_as={}))
-    task = store.put_task(db(), workspace, job, step, name, update, if_match(), principal())
-    return entity(schemas.dump_task, task)
+@operation("Update a task",
+           operationId="update-job-step-task-apis-jobs-v-2-workspaces-workspace-jobs-"
+                       "job-steps-step-tasks-name-put",
+           description="Update a job step task (upstream's summary: Update Job Step Task).")
+@body(_update, empty_as={})  # the seed's own example sends {}
+@answers(200, TaskSchema, "Successful Response", etag=VERSION)
+@refuses(412)
+def put_task(workspace, job, step, name, body):
+    task = store.put_task(db(), workspace, job, step, name, body, if_match(), principal())
+    return entity(dump_task, task)
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>/history")
-def task_history(workspace, job, step, name):
-    check_names(workspace=workspace, job=job, step=step, name=name)
-    query = query_args(schemas.page_query)
+@operation("List a task's status changes, oldest first")
+@arguments(_history_query)
+@answers(200, _history, "A page")
+def task_history(workspace, job, step, name, query):
     history = store.task_history(db(), workspace, job, step, name, query["page"],
                                  query["page_size"])
-    return jsonify(schemas.history_page.dump(history))
+    return jsonify(_history.dump(history))

@@ -179,12 +179,11 @@ class Hub:
             return True
 
     def _connect(self):
-        from .db import postgres, sqlite
+        from .db import connect
+        db = connect(self.target)
         if self.postgres:
-            db = postgres.connect(self.target, self.timeout_ms)
             db.execute("LISTEN jobs_events")
-            return db
-        return sqlite.connect(self.target, self.timeout_ms)
+        return db
 
     def _tail(self) -> None:
         db = self._connect()

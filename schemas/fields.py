@@ -115,8 +115,22 @@ class Body(Schema):
     error_messages = {"unknown": EXTRA_MESSAGE}
 
 
+def stamps(by: bool = True) -> tuple:
+    """An answer's created_at, created_by, updated_at, updated_by (without the two `_by`, the
+    principals, if `by` is False). Unpacked in a schema's body, so the wire order stays:
+    `created_at, created_by, updated_at, updated_by = stamps()`."""
+    if not by:
+        return Timestamp(), Timestamp()
+    return Timestamp(), fields.String(allow_none=True), Timestamp(), fields.String(allow_none=True)
+
+
+def progress() -> tuple:
+    """An answer's status, status_details and error_details, unpacked as `stamps` is."""
+    return StatusField(), fields.Dict(), fields.Dict()
+
+
 at_least_one = validate.Length(min=1, error="At least one step is required.")
 
 
 __all__ = ["Body", "EXTRA_MESSAGE", "Instant", "Name", "StatusField", "Timestamp", "NAME_PATTERN",
-           "parse_rfc3339", "utc_text", "valid_name", "at_least_one"]
+           "parse_rfc3339", "utc_text", "valid_name", "at_least_one", "progress", "stamps"]

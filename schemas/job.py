@@ -3,7 +3,7 @@
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from .executor import Executor
-from .fields import Body, Name, StatusField, Timestamp, at_least_one
+from .fields import Body, Name, StatusField, at_least_one, progress, stamps
 
 
 class WholeNumber(fields.Integer):
@@ -92,15 +92,10 @@ class JobSchema(Schema):
     platform_spec = fields.Dict()
     attempt_id = fields.String()
     fileset = fields.String()
-    status = StatusField()
-    status_details = fields.Dict()
-    error_details = fields.Dict()
+    status, status_details, error_details = progress()
     ownership = fields.Dict()
     custom_fields = fields.Dict()
-    created_at = Timestamp()
-    created_by = fields.String(allow_none=True)
-    updated_at = Timestamp()
-    updated_by = fields.String(allow_none=True)
+    created_at, created_by, updated_at, updated_by = stamps()
     db_version = fields.Integer()
 
 
@@ -113,13 +108,8 @@ class StepSchema(Schema):
     workspace = fields.String()
     project = fields.String()
     config = fields.Dict()
-    status = StatusField()
-    status_details = fields.Dict()
-    error_details = fields.Dict()
-    created_at = Timestamp()
-    created_by = fields.String(allow_none=True)
-    updated_at = Timestamp()
-    updated_by = fields.String(allow_none=True)
+    status, status_details, error_details = progress()
+    created_at, created_by, updated_at, updated_by = stamps()
     db_version = fields.Integer()
 
 
@@ -150,11 +140,8 @@ class ListedStepSchema(Schema):
     name = fields.String()
     workspace = fields.String()
     step_spec = fields.Dict()
-    status = StatusField()
-    status_details = fields.Dict()
-    error_details = fields.Dict()
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    status, status_details, error_details = progress()
+    created_at, updated_at = stamps(by=False)
 
 
 class PaginationSchema(Schema):
@@ -179,11 +166,8 @@ class StepPageSchema(JobPageSchema):
 class _TreeNodeSchema(Schema):
     id = fields.String()
     name = fields.String()
-    status = StatusField()
-    status_details = fields.Dict()
-    error_details = fields.Dict()
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    status, status_details, error_details = progress()
+    created_at, updated_at = stamps(by=False)
 
 
 class TaskStatusSchema(_TreeNodeSchema):

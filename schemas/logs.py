@@ -43,10 +43,12 @@ class LogQuerySchema(Schema):
         unknown = EXCLUDE
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
-    page_cursor = fields.String(validate=validate.Length(max=MAX_CURSOR))
-    step_id = Name()
-    task_id = Name()
-    attempt_id = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
+    page_cursor = fields.String(validate=validate.Length(max=MAX_CURSOR), metadata={
+        "description": "next_page or prev_page of an earlier answer (same job and filters)"})
+    step_id = Name(metadata={"description": "Only this step's lines (a step name)"})
+    task_id = Name(metadata={"description": "Only this task's lines (a task name)"})
+    attempt_id = fields.Integer(validate=validate.Range(min=1, max=1_000_000), metadata={
+        "description": "1 for the first attempt, 2 after one rerun, ...; default the current"})
 
 
 class LogLineSchema(Schema):

@@ -26,7 +26,9 @@ def _operators(field: str) -> dict:
         f"{field}__eq": fields.String(data_key=f"{key}[$eq]"),
         f"{field}__in": fields.List(fields.String(), data_key=f"{key}[$in]", validate=_choices),
         f"{field}__nin": fields.List(fields.String(), data_key=f"{key}[$nin]", validate=_choices),
-        f"{field}__like": fields.String(data_key=f"{key}[$like]", validate=_like),
+        f"{field}__like": fields.String(data_key=f"{key}[$like]", validate=_like, metadata={
+            "pattern": LIKE_PATTERN,  # the validator's own ends in \Z, which JSON Schema lacks
+            "description": "SQL LIKE, case-sensitive: % any run, _ one character, \\ escapes"}),
     }
 
 
@@ -48,7 +50,8 @@ class ListQuerySchema(Schema.from_dict({
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1000))
     sort = fields.String(validate=validate.OneOf(SORTS))
-    status = fields.List(StatusField(), data_key="filter[status]")
+    # Never empty: query_args splits a value on commas, which gives at least one item.
+    status = fields.List(StatusField(), data_key="filter[status]", metadata={"minItems": 1})
     project = fields.String(data_key="filter[project]")
     name = fields.String(data_key="filter[name]")
     source = fields.String(data_key="filter[source]")
@@ -62,7 +65,5 @@ class JobListQuerySchema(ListQuerySchema):
 class StepListQuerySchema(ListQuerySchema):
     sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTS))
     # Several jobs at once: the dashboard counts a whole page of jobs' steps in one request.
-    job = fields.List(fields.String(), data_key="filter[job]")
+    job = fields.List(fields.String(), data_key="filter[job]", metadata={"minItems": 1})
 
-
-FILTERS = ("status", "project", "name", "source", "job")

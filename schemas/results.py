@@ -11,7 +11,7 @@ import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from .fields import Body, Timestamp
+from .fields import Body, stamps
 
 STORAGE_TYPES = ["fileset"]
 RESULT_SORTS = ["created_at", "-created_at", "updated_at", "-updated_at"]
@@ -72,8 +72,7 @@ class ResultSchema(Schema):
     artifact_storage_type = fields.String()
     artifact_url = fields.String()
     download_url = fields.String()
-    created_at = Timestamp()
-    updated_at = Timestamp()
+    created_at, updated_at = stamps(by=False)
 
 
 class ResultListSchema(Schema):

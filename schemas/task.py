@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields
 
-from .fields import Body, StatusField, Timestamp
+from .fields import Body, StatusField, progress, stamps
 
 
 class TaskUpdateSchema(Body):
@@ -19,15 +19,10 @@ class TaskSchema(Schema):
     workspace = fields.String()
     project = fields.String()
     step_id = fields.String()
-    status = StatusField()
-    status_details = fields.Dict()
-    error_details = fields.Dict()
+    status, status_details, error_details = progress()
     error_stack = fields.String()
     id = fields.String()
-    created_at = Timestamp()
-    created_by = fields.String(allow_none=True)
-    updated_at = Timestamp()
-    updated_by = fields.String(allow_none=True)
+    created_at, created_by, updated_at, updated_by = stamps()
     entity_id = fields.String(attribute="id", dump_only=True)
     parent = fields.String(attribute="step_id", dump_only=True)
     db_version = fields.Integer()

@@ -37,6 +37,19 @@ def report_until_refused(url: str, seconds: float) -> list[tuple[int, int]]:
     return acked
 
 
+def wait_until_every_task_is_written(urls: list[str], times: int, seconds: float = 60) -> None:
+    """Until each task's db_version has moved `times` past its start (spawned clients can
+    take seconds to import on a busy machine; a fixed sleep would kill before the load)."""
+    start = {url: requests.get(url, timeout=5).json()["db_version"] for url in urls}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(requests.get(url, timeout=5).json()["db_version"] >= start[url] + times
+               for url in urls):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the clients did not write {times} times each in {seconds} s")
+
+
 def test_acknowledged_writes_survive_a_sigkill_of_every_process(tmp_path):
     server = Server(tmp_path / "kill.db", tmp_path / "g1.log", workers=2).start()
     requests.post(server.url + W, json={"name": "j1", "platform_spec": platform_spec("s1")})
@@ -46,7 +59,7 @@ def test_acknowledged_writes_survive_a_sigkill_of_every_process(tmp_path):
 
     with multiprocessing.get_context("spawn").Pool(CLIENTS) as pool:
         pending = pool.starmap_async(report_until_refused, [(url, 30) for url in urls])
-        time.sleep(2.0)  # mid-load
+        wait_until_every_task_is_written(urls, times=15)  # mid-load, however slow the start
         server.kill()
         acked = pending.get(timeout=60)
 

@@ -1,6 +1,8 @@
 """PostgreSQL's storage faults get the same answers as SQLite's: a lock held past the
 timeout and a read-only database (as on a standby) are 503s that write nothing."""
 
+import sqlite3
+
 import psycopg
 import pytest
 
@@ -77,3 +79,29 @@ def test_bugs_are_not_storage_faults(exc):
 
 def test_a_fault_says_what_to_do():
     assert "free space" in StorageFault("disk_full").detail
+
+
+def test_a_request_refused_for_a_damaged_file_keeps_its_request_id(tmp_path):
+    """Once a worker has met a damaged file it refuses every request before the view; that
+    refusal is answered after the request id is taken, so the caller can still follow it."""
+    path = tmp_path / "jobs.db"
+    migrate(str(path))
+    app = create_app({"JOBS_DB": str(path), "TESTING": True})
+    api = Api(app.test_client())
+    for i in range(30):
+        api.create_job(f"j{i}")
+    app.extensions["jobs_db"].close()
+    # Every page but the first garbled, so any read meets the damage.
+    with sqlite3.connect(path) as conn:
+        header = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page into the file first
+    with open(path, "r+b") as f:
+        f.seek(header)
+        f.write(bytes((i * 37 + 11) % 256 for i in range(path.stat().st_size - header)))
+
+    met = api.client.get(api.url(), headers={"X-Request-ID": "met-1"})
+    assert met.status_code == 503 and "damaged" in met.json["detail"]
+    refused = api.client.get("/apis/jobs/v2/workspaces/ws/jobs/j0",
+                             headers={"X-Request-ID": "refused-1"})
+    assert refused.status_code == 503 and "damaged" in refused.json["detail"]
+    assert refused.headers["X-Request-ID"] == "refused-1"

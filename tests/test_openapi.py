@@ -6,6 +6,7 @@ Also the root's links and /docs/."""
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -61,6 +62,19 @@ def test_every_operation_has_one_declared_tag_and_an_imperative_summary():
     assert used == set(declared)
     tasks = document()["paths"]["/apis/jobs/v2/workspaces/{workspace}/jobs/{job}/steps/{step}/tasks/{name}"]
     assert tasks["put"]["tags"] == ["tasks"] and tasks["get"]["tags"] == ["tasks"]
+
+
+def test_every_operation_is_declared_on_its_view_and_nowhere_else(app):
+    """Each /apis route's view carries its declaration (app/api.py) and lives in its
+    blueprint's module; the module that builds the document names no path of its own."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/apis/"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        assert view.api.summary and view.api.answers, rule.rule
+        assert view.__module__ == "app." + rule.endpoint.split(".")[0], rule.rule
+    source = (Path(__file__).parent.parent / "app" / "docs.py").read_text()
+    assert re.findall(r"[\"'](?:/apis|/workspaces|/jobs|/execution-profiles)\b", source) == []
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from .. import faults
+from ..config import DEFAULT_DB_POOL_SIZE, DEFAULT_DB_TIMEOUT_MS, DEFAULT_SQLITE_SYNCHRONOUS
+from .commit import nested, outermost
 from .dialect import PostgreSQL
 from .schema import MIGRATIONS, statements
 
@@ -58,30 +60,12 @@ class Database:
     def transaction(self, job: tuple[str, str] | None = None):
         """One transaction; with `job` = (workspace, name), that job's row is locked first.
         Inside another transaction it is a savepoint: it commits with the outer one."""
-        if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            waiting = len(self.after_commit)
-            try:
-                with self.conn.transaction():  # psycopg makes a nested one a savepoint
-                    if job is not None:
-                        self.execute(PostgreSQL.lock_job, job)
-                    yield self
-            except BaseException:
-                del self.after_commit[waiting:]
-                raise
-            return
-        self.after_commit.clear()
-        try:
-            with self.conn.transaction():
-                if job is not None:
-                    self.execute(PostgreSQL.lock_job, job)
-                yield self
-        except BaseException:
-            self.after_commit.clear()
-            raise
-        faults.write_succeeded(self.target)
-        callbacks, self.after_commit = self.after_commit, []
-        for callback in callbacks:
-            callback()
+        inside = self.conn.info.transaction_status != TransactionStatus.IDLE
+        # psycopg makes a nested transaction a savepoint.
+        with (nested if inside else outermost)(self), self.conn.transaction():
+            if job is not None:
+                self.execute(PostgreSQL.lock_job, job)
+            yield self
 
     def ping(self) -> None:
         """Reachable, migrated, and writable (a standby in recovery takes no writes)."""
@@ -99,7 +83,7 @@ class Database:
         self.conn.close()
 
 
-def connect(url: str, timeout_ms: int = 10_000) -> Database:
+def connect(url: str, timeout_ms: int = DEFAULT_DB_TIMEOUT_MS) -> Database:
     """A connection of its own, outside any pool (command-line tasks)."""
     return Database(psycopg.connect(url, **_session(timeout_ms)), url)
 
@@ -141,7 +125,8 @@ class ConnectionPool:
     get their 503 at once, so an outage is said at once and the server is not hammered.
     """
 
-    def __init__(self, url: str, size: int = 2, timeout_ms: int = 10_000):
+    def __init__(self, url: str, size: int = DEFAULT_DB_POOL_SIZE,
+                 timeout_ms: int = DEFAULT_DB_TIMEOUT_MS):
         self.url, self.size, self.timeout_ms = url, size, timeout_ms
         self._pid: int | None = None
         self._forked()
@@ -242,3 +227,50 @@ class ConnectionPool:
             self._slots -= len(idle)
         for conn in idle:
             conn.close()
+
+
+# ---- the rest of the backend (app/db/interface.py's Backend) -----------------------------
+
+
+def open_pool(target: str, pool_size: int = DEFAULT_DB_POOL_SIZE,
+              timeout_ms: int = DEFAULT_DB_TIMEOUT_MS,
+              sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS) -> ConnectionPool:
+    """`sqlite_synchronous` is SQLite's; PostgreSQL's durability is the server's to set."""
+    return ConnectionPool(target, pool_size, timeout_ms)
+
+
+def check_at_start(target: str) -> str | None:
+    """Never refused: while the server cannot be reached, requests get 503."""
+    return None
+
+
+def missing(target: str, creating: bool = False) -> str | None:
+    """A URL is always tried: the server says what is wrong with it."""
+    return None
+
+
+def check(target: str) -> list[str]:
+    """Reachable and migrated (a fault raises); PostgreSQL checks its own pages."""
+    db = connect(target)
+    try:
+        db.ping()
+    finally:
+        db.close()
+    return []
+
+
+def checked(target: str) -> str:
+    return (f"{describe(target)}: reachable and migrated. PostgreSQL checks its own pages; "
+            "use pg_amcheck for a deeper check.")
+
+
+def backup(target: str, destination: str) -> int:
+    raise ValueError("backups of PostgreSQL are pg_dump's job (or your provider's)")
+
+
+def describe(target: str) -> str:
+    """The URL without its password."""
+    from psycopg.conninfo import conninfo_to_dict
+    info = conninfo_to_dict(target)
+    return f"postgresql://{info.get('user', '')}@{info.get('host', '')}:" \
+           f"{info.get('port', 5432)}/{info.get('dbname', '')}"

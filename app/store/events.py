@@ -16,9 +16,14 @@ import hashlib
 import hmac
 import json
 
-import schemas
+from schemas import plain_dumper
+from schemas.job import JobSchema, StepSchema
+from schemas.task import TaskSchema
 
 from .rows import all_rows, dumps, one
+
+# The entity as its GET answers it (the views' own dumpers, app/jobs.py and the others).
+dump_job, dump_step, dump_task = (plain_dumper(s()) for s in (JobSchema, StepSchema, TaskSchema))
 
 PAGE_MAX = 1000
 PRUNE_BATCH = 500  # expired events deleted per transaction
@@ -47,7 +52,7 @@ def emit(db, kind: str, type_: str, workspace: str, job: str, job_id: str, step,
 def job_changed(db, job: dict, type_: str, source, at: str, by) -> None:
     """`job` as stored after the write (a `jobs` row)."""
     emit(db, "job", type_, job["workspace"], job["name"], job["id"], None, None, source,
-         job["status"], job["db_version"], at, by, schemas.dump_job(job))
+         job["status"], job["db_version"], at, by, dump_job(job))
 
 
 def job_changed_at(db, job_seq: int, source, at: str, by) -> None:
@@ -71,13 +76,13 @@ def job_deleted(db, job: dict, at: str, by) -> None:
 def step_changed(db, step: dict, job: str, type_: str, source, at: str, by) -> None:
     """`step` as the API shows it after the write (with its `config`)."""
     emit(db, "step", type_, step["workspace"], job, step["job_id"], step["name"], None, source,
-         step["status"], step["db_version"], at, by, schemas.dump_step(step))
+         step["status"], step["db_version"], at, by, dump_step(step))
 
 
 def task_changed(db, task: dict, job: str, job_id: str, step: str, type_: str, source,
                  at: str, by) -> None:
     emit(db, "task", type_, task["workspace"], job, job_id, step, task["name"], source,
-         task["status"], task["db_version"], at, by, schemas.dump_task(task))
+         task["status"], task["db_version"], at, by, dump_task(task))
 
 
 # Reading

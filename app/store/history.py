@@ -4,14 +4,8 @@ A change is announced on `transition_accepted` only once its transaction has com
 so a metric can never count a change that was rolled back.
 """
 
-from blinker import Namespace
-
+from ..signals import transition_accepted
 from .rows import all_rows, insert, pagination
-
-signals = Namespace()
-# sender: the kind ("job", "step", "task"); kwargs: source (None at creation), target.
-transition_accepted = signals.signal("transition-accepted")
-transition_refused = signals.signal("transition-refused")
 
 
 def record(db, kind: str, entity: dict, job_id: str, source: str | None, target: str,
