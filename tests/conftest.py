@@ -1,9 +1,10 @@
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
 from app import create_app
-from app.db import connect, migrate
+from app.db import connect, is_postgres, migrate, open_pool
 
 from .needs import unavailable
 from .pg import HOW_TO_ENABLE, PostgresServer, empty_tables, find_bindir
@@ -16,6 +17,17 @@ EXECUTOR = {"provider": "cpu", "container": {"image": "python:3.11"}}
 def platform_spec(*steps: str) -> dict:
     """A job's platform_spec with one step, on EXECUTOR, per name."""
     return {"steps": [{"name": s, "executor": EXECUTOR} for s in steps]}
+
+
+# Slow through and through, and costly even to collect (schemathesis builds its tests from
+# the document at import): the quick loop does not import them at all.
+SLOW_MODULES = {"test_fuzz.py"}
+
+
+def pytest_ignore_collect(collection_path, config):
+    if collection_path.name in SLOW_MODULES and config.getoption("markexpr") == "not slow":
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(items):
@@ -69,11 +81,45 @@ def db_target(request, db_path, migrated_sqlite):
     return url
 
 
-@pytest.fixture
-def app(db_target):
-    app = create_app({"JOBS_DB": db_target, "TESTING": True})
-    yield app
+@contextmanager
+def serving(app, target: str):
+    """`app`, built once, over the database at `target` for one test; its settings as they
+    were afterwards. Building an app (werkzeug compiles every route) costs more than most
+    tests do, so the suite builds few and hands each test a fresh database."""
+    config = dict(app.config)  # a test may change a setting: it is undone after
+    app.config["JOBS_DB"] = target
     app.extensions["jobs_db"].close()
+    app.extensions["jobs_db"] = open_pool(target, app.config["JOBS_DB_POOL_SIZE"],
+                                          app.config["JOBS_DB_TIMEOUT_MS"],
+                                          app.config["JOBS_SQLITE_SYNCHRONOUS"])
+    try:
+        yield app
+    finally:
+        app.extensions["jobs_db"].close()
+        app.extensions.pop("jobs_cursor_key", None)  # the database's own, read once per app
+        app.config.clear()
+        app.config.update(config)
+
+
+@pytest.fixture(scope="session")
+def built_apps():
+    """One app per backend for the whole run."""
+    built: dict = {}
+    yield built
+    for app in built.values():
+        app.extensions["jobs_db"].close()
+
+
+@pytest.fixture
+def app(db_target, built_apps):
+    kind = "postgresql" if is_postgres(db_target) else "sqlite"
+    if kind not in built_apps:
+        # No fsync per commit, as the suite's PostgreSQL runs with fsync=off: what a crash
+        # keeps is the durability tests' matter, and they run gunicorn as configured.
+        built_apps[kind] = create_app({"JOBS_DB": db_target, "TESTING": True,
+                                       "JOBS_SQLITE_SYNCHRONOUS": "normal"})
+    with serving(built_apps[kind], db_target) as app:
+        yield app
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import shutil
 
 import pytest
 
@@ -10,7 +11,7 @@ from app import create_app
 from app.auth import AuthConfigError
 from app.db import migrate
 
-from .conftest import platform_spec
+from .conftest import platform_spec, serving
 
 TOKENS = {  # principal kind -> token (only their hashes go into the file)
     "reader-a": "r-a-0123456789", "writer-a": "w-a-0123456789",
@@ -70,13 +71,16 @@ EXPECTED = {
 }
 
 
-@pytest.fixture
-def secured(tmp_path):
-    tokens = tmp_path / "tokens.json"
+@pytest.fixture(scope="module")
+def secured_app(tmp_path_factory):
+    """One app with tokens on, and a database seeded once: team-a and team-b each hold `j1`
+    with a task and a result whose artifact exists."""
+    folder = tmp_path_factory.mktemp("secured")
+    tokens = folder / "tokens.json"
     tokens.write_text(json.dumps(FILE))
-    migrate(str(tmp_path / "a.db"))
-    app = create_app({"JOBS_DB": str(tmp_path / "a.db"), "JOBS_AUTH_TOKENS": str(tokens),
-                      "JOBS_ARTIFACTS_DIR": str(tmp_path / "artifacts")})
+    migrate(str(folder / "seeded.db"))
+    app = create_app({"JOBS_DB": str(folder / "seeded.db"), "JOBS_AUTH_TOKENS": str(tokens),
+                      "JOBS_ARTIFACTS_DIR": str(folder / "artifacts")})
     client = app.test_client()
     admin = HEADERS["writer-all"]
     for ws in ("team-a", "team-b"):
@@ -86,9 +90,20 @@ def secured(tmp_path):
                    json={"status": "active"})
         client.post(f"/apis/jobs/v2/workspaces/{ws}/jobs/j1/results/r1", headers=admin, json={
             "artifact_storage_type": "fileset", "artifact_url": f"fileset://{ws}/j1/out.txt"})
-        (tmp_path / "artifacts" / ws / "j1").mkdir(parents=True)
-        (tmp_path / "artifacts" / ws / "j1" / "out.txt").write_text(f"{ws}'s result")
-    return client
+        (folder / "artifacts" / ws / "j1").mkdir(parents=True)
+        (folder / "artifacts" / ws / "j1" / "out.txt").write_text(f"{ws}'s result")
+    app.extensions["jobs_db"].close()  # the seeded file is whole: each test gets a copy
+    yield app, folder / "seeded.db"
+    app.extensions["jobs_db"].close()
+
+
+@pytest.fixture
+def secured(secured_app, tmp_path):
+    """A client of that app over a fresh copy of the seeded database."""
+    app, seeded = secured_app
+    shutil.copyfile(seeded, tmp_path / "a.db")
+    with serving(app, str(tmp_path / "a.db")):
+        yield app.test_client()
 
 
 @pytest.mark.parametrize("method_name", METHODS)

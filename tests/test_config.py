@@ -76,6 +76,7 @@ def test_a_bad_setting_is_one_line_naming_it(monkeypatch, tmp_path, name, value,
     assert str(refused.value).startswith(line) and "\n" not in str(refused.value)
 
 
+@pytest.mark.slow  # a process per case
 @pytest.mark.parametrize("name,value,line", BAD_APP_SETTINGS)
 def test_every_flask_command_refuses_a_bad_setting_in_one_line(tmp_path, name, value, line):
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "machine"], cwd=ROOT,
@@ -216,6 +217,7 @@ def test_authentication_off_is_said_once_per_gunicorn_start(tmp_path):
     assert text.count("authentication is OFF") == 1
 
 
+@pytest.mark.slow  # a process
 def test_flask_commands_do_not_warn_about_authentication(tmp_path):
     migrate(str(tmp_path / "x.db"))
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "check-db"], cwd=ROOT,

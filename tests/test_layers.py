@@ -29,7 +29,7 @@ def test_every_import_contract_is_kept():
 
 @pytest.mark.parametrize("module,line,broken", [
     ("app/store/rows.py", "import flask", "The store, the backends and the domain errors"),
-    ("app/db/sqlite.py", "from werkzeug import exceptions", "The store, the backends"),
+    ("app/db/sqlite/connection.py", "from werkzeug import exceptions", "The store, the backends"),
     ("statemachine/__init__.py", "import schemas", "statemachine (the table of moves)"),
     ("schemas/__init__.py", "from app import errors", "schemas (the bodies)"),
     ("app/auth.py", "from . import metrics", "What gunicorn's master imports"),
