@@ -125,12 +125,14 @@ def _feed(workspace: str, job: str | None, query: dict):
         return watcher
     try:
         rows = _read(db(), workspace, start, query)
-        if not rows and watcher is not None:
+        deadline = time.monotonic() + wait
+        while not rows and watcher is not None and time.monotonic() < deadline:
             release_db()  # wait without a connection
-            if watcher.wait(wait):
-                taken = watcher.take()
-                rows = _read(db(), workspace, start, query) if taken is None else \
-                    taken[:query["limit"]]
+            if not watcher.wait(deadline - time.monotonic()):
+                break
+            taken = watcher.take()
+            rows = _read(db(), workspace, start, query) if taken is None else \
+                taken[:query["limit"]]
     finally:
         if watcher is not None:
             hub.unregister(watcher)

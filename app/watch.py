@@ -192,6 +192,11 @@ class Hub:
                 newest = events.newest(db)
                 with self._lock:
                     self.last = newest
+                    early = [w for found in self._watchers.values() for w in found]
+                # Watchers registered before this read may have missed what it skipped:
+                # they read the database once now (they are not `covered`).
+                for watcher in early:
+                    watcher.ready.set()
             sequenced_at = pruned_at = 0.0
             busy_at = time.monotonic()
             while True:
@@ -260,7 +265,7 @@ def close_all() -> None:
 
 def hub_for(app) -> Hub:
     found = app.extensions.get("jobs_events_hub")
-    if found is None:
+    if found is None or found.target != app.config["JOBS_DB"]:  # the setting may change
         config = app.config
         key = config["JOBS_DB"]
         found = _HUBS.get(key)

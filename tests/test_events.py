@@ -134,7 +134,8 @@ def test_long_poll_answers_when_an_event_arrives(client, api, app):
 
     def later():
         time.sleep(0.4)
-        Api(app.test_client()).put_task("job-1", "train", "task-1", {"status": "active"})
+        answer = Api(app.test_client()).put_task("job-1", "train", "task-1", {"status": "active"})
+        assert answer.status_code == 200, answer.json
 
     threading.Thread(target=later).start()
     started = time.monotonic()
