@@ -18,6 +18,9 @@ except _config.ConfigError as exc:
 bind = _settings["bind"]
 workers = _settings["workers"]
 threads = _settings["threads"]
+# gthread keeps connections alive only while it has room beyond its threads (its
+# max_keepalived is worker_connections - threads): room for as many again as the default.
+worker_connections = threads + 1000
 timeout = _settings["timeout"]
 accesslog = _settings["accesslog"]  # e.g. "-"; the app logs each request anyway
 # gunicorn 27's runtime control socket lives at one per-user path; several servers on one
@@ -103,6 +106,23 @@ def on_starting(server):
                          describe(target), fault.detail, fault.cause)
         return
     server.log.info("database %s ready (%d migration(s) applied)", describe(target), len(applied))
+
+
+def post_worker_init(worker):
+    """On SIGTERM, end this worker's event streams and long-polls before gunicorn waits for
+    its requests to finish: otherwise a restart waits out every open stream."""
+    import signal
+
+    from app import watch
+
+    watch.THREADS = worker.cfg.threads
+    stop = worker.handle_exit
+
+    def handle_exit(sig, frame):
+        watch.close_all()
+        stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)
 
 
 def child_exit(server, worker):

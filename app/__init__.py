@@ -10,8 +10,8 @@ API_PREFIX = "/apis/jobs/v2"
 def create_app(overrides: dict | None = None):
     from flask import Flask
 
-    from . import (answers, auth, cli, config, db, docs, health, http, idempotency, logs,
-                   metrics, observability, profiles, ui)
+    from . import (answers, auth, cli, config, db, docs, events, health, http, idempotency,
+                   logs, metrics, observability, profiles, ui)
 
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment())
@@ -25,6 +25,7 @@ def create_app(overrides: dict | None = None):
     profiles.init_app(app)  # reads JOBS_EXECUTION_PROFILES: a bad file stops the start
     register_api(app)
     idempotency.init_app(app, API_PREFIX)  # wraps the POST views just registered
+    events.init_app(app)  # the change feed's tail, nudged by this process's writes
     for blueprint in (health.bp, ui.bp, metrics.bp, docs.bp):  # ui: pages; data via /apis
         app.register_blueprint(blueprint)
     metrics.subscribe()
@@ -43,7 +44,8 @@ def create_app(overrides: dict | None = None):
 
 def register_api(app) -> None:
     """The API's views under API_PREFIX (app/docs.py also builds its document from these)."""
-    from . import jobs, logs, profiles, results, steps, tasks
+    from . import events, jobs, logs, profiles, results, steps, tasks
 
     for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)
+    events.register(app, API_PREFIX)  # the feed; Events-Cursor and Prefer: wait on reads

@@ -13,10 +13,14 @@ DEFAULT_SQLITE_SYNCHRONOUS = "full"  # the first of the choices below
 PG_MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's lock_timeout and statement_timeout: an int
 DEFAULT_ARTIFACTS_DIR = "artifacts"
 DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_EVENTS_RETENTION_HOURS = 24
+DEFAULT_MAX_WATCHERS = 1000
+MAX_WAIT_S = 60
+DEFAULT_STREAM_SECONDS = 300
 # gunicorn.conf.py reads these through gunicorn_settings().
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = 1100  # gthread: a waiting request (app/watch.py) holds a thread, not a process
 DEFAULT_TIMEOUT_S = 30
 
 
@@ -89,6 +93,17 @@ def from_environment() -> dict:
         "JOBS_LOG_RETENTION_DAYS": _integer("JOBS_LOG_RETENTION_DAYS",
                                             DEFAULT_LOG_RETENTION_DAYS, 0, "days"),
         "JOBS_EXECUTION_PROFILES": _raw("JOBS_EXECUTION_PROFILES"),
+        # The change feed (app/events.py): how long events are kept, how many requests may
+        # wait for them at once in each worker process, the longest `wait` (and Prefer:
+        # wait) honoured, and how long one event stream runs before the server ends it.
+        "JOBS_EVENTS_RETENTION_HOURS": _integer("JOBS_EVENTS_RETENTION_HOURS",
+                                                DEFAULT_EVENTS_RETENTION_HOURS, 1, "hours"),
+        "JOBS_MAX_WATCHERS": _integer("JOBS_MAX_WATCHERS", DEFAULT_MAX_WATCHERS, 0,
+                                      "watchers"),
+        "JOBS_MAX_WAIT_SECONDS": _integer("JOBS_MAX_WAIT_SECONDS", MAX_WAIT_S, 0, "seconds",
+                                          MAX_WAIT_S),
+        "JOBS_EVENTS_STREAM_SECONDS": _integer("JOBS_EVENTS_STREAM_SECONDS",
+                                               DEFAULT_STREAM_SECONDS, 60, "seconds", 86_400),
     }
 
 

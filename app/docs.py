@@ -128,8 +128,9 @@ TAGS = [
     ("logs", "logs", "A job's log lines"),
     ("results", "results", "A job's results and their artifacts"),
     ("execution profiles", "execution-profiles", "Where steps may run"),
+    ("events", "events", "The change feed: cursors, long-polls and event streams"),
 ]
-_TAG_ORDER = ["history", "logs", "results", "execution-profiles", "tasks", "steps", "jobs"]
+_TAG_ORDER = ["events", "history", "logs", "results", "execution-profiles", "tasks", "steps", "jobs"]
 BEARER = {"type": "http", "scheme": "bearer", "description": (
     "A token from the JOBS_AUTH_TOKENS file, per workspace, as reader (reads) or writer. "
     "With JOBS_AUTH_TOKENS unset, authentication is off and no token is needed.")}

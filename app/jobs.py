@@ -58,7 +58,7 @@ def get_job(workspace, name):
 @answers(204, description="Deleted")
 @refuses(412)
 def delete_job(workspace, name):
-    store.delete_job(db(), workspace, name, if_match())
+    store.delete_job(db(), workspace, name, if_match(), principal())
     return "", 204
 
 

@@ -8,8 +8,8 @@ sums them; without it (dev server, tests) the process's own registry is used.
 import os
 
 from flask import Blueprint, Response
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess, REGISTRY)
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
+                               Histogram, generate_latest, multiprocess, REGISTRY)
 
 from .signals import storage_fault_answered, transition_accepted, transition_refused
 
@@ -26,6 +26,13 @@ DOWNLOADS = Counter("jobs_result_downloads_total", "Artifact downloads, by outco
 STORAGE_FAULTS = Counter("jobs_storage_faults_total",
                          "Requests answered 503 because the storage failed, by kind of fault.",
                          ["kind"])
+
+WATCHERS = Gauge("jobs_event_watchers", "Requests waiting for events now (long-polls, "
+                 "streams, Prefer: wait).", multiprocess_mode="livesum")
+EVENTS_SENT = Counter("jobs_events_sent_total", "Events sent to readers, by form.", ["form"])
+CURSOR_LAG = Histogram("jobs_event_cursor_lag_seconds", "How long after its commit an event "
+                       "was sent to a reader (a reader far behind shows here too).",
+                       buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 60, 600, 3600))
 
 bp = Blueprint("metrics", __name__)
 

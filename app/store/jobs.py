@@ -7,10 +7,10 @@ from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
 
 from ..db import transaction
 from ..errors import Conflict, MoveRefused
-from . import history
+from . import events, history
 from .history import record
 from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
-from .steps import attempt_steps, roll_up, set_step_status
+from .steps import attempt_steps, roll_up, set_step_status, with_config
 
 
 def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
@@ -35,6 +35,7 @@ def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
                 raise taken
             insert(db, "jobs", job)
             record(db, "job", job, job["id"], None, job["status"], at, by, 1)
+            events.job_changed(db, job, "created", None, at, by)
             _insert_steps(db, job, at, by)
     except db.IntegrityError:
         raise taken from None
@@ -54,6 +55,7 @@ def _insert_steps(db, job: dict, at: str, by) -> None:
         }
         insert(db, "steps", step)
         record(db, "step", step, job["id"], None, step["status"], at, by, 1)
+        events.step_changed(db, with_config(step), job["name"], "created", None, at, by)
 
 
 def get_job(db, workspace: str, name: str) -> dict:
@@ -69,7 +71,7 @@ def job_history(db, workspace: str, name: str, page_number: int, size: int) -> d
     return history.page(db, "job_id = ?", [job["id"]], page_number, size)
 
 
-def delete_job(db, workspace: str, name: str, if_match=None) -> None:
+def delete_job(db, workspace: str, name: str, if_match=None, by: str | None = None) -> None:
     """Remove the job with every attempt's steps, their tasks, the job's history, results
     (the records; artifact files are the workers') and log lines."""
     with transaction(db, job=(workspace, name)):
@@ -82,6 +84,7 @@ def delete_job(db, workspace: str, name: str, if_match=None) -> None:
         db.execute("DELETE FROM results WHERE job_id = ?", (job["id"],))
         db.execute("DELETE FROM logs WHERE job_id = ?", (job["id"],))
         db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
+        events.job_deleted(db, job, now(), by)
 
 
 def merge_status_details(db, workspace: str, name: str, details: dict,
@@ -100,6 +103,7 @@ def write_status_details(db, job_seq: int, details: dict, at: str, by: str | Non
                db_version = db_version + 1 WHERE seq = ?""",
         (dumps(details), at, by, job_seq),
     )
+    events.job_changed_at(db, job_seq, None, at, by)
 
 
 def act(db, workspace: str, name: str, action: str, if_match=None,
@@ -154,6 +158,7 @@ def rerun(db, workspace: str, name: str, if_match=None,
                    db_version = db_version + 1 WHERE seq = ?""",
             (job["attempt_id"], Status.CREATED.value, at, by, job["seq"]),
         )
+        events.job_changed_at(db, job["seq"], job["status"], at, by)
         return get_job(db, workspace, name)
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from statemachine import TERMINAL, Status, is_legal
 
 from ..db import transaction
+from . import events
 from .history import record
 from .rows import all_rows, dumps, now, one
 
@@ -52,5 +53,8 @@ def reap_stale(db, dry_run: bool = False) -> list[dict]:
                        (dumps(details), at, task["seq"]))
             record(db, "task", task, task["job_id"], task["status"], Status.ERROR.value, at,
                    None, task["db_version"] + 1)
+            events.task_changed(db, one(db, "SELECT * FROM tasks WHERE seq = ?", (task["seq"],)),
+                                task["job"], task["job_id"], task["step"], "updated",
+                                task["status"], at, None)
         reaped.append(task)
     return reaped

@@ -4,6 +4,7 @@ from statemachine import allowed_targets, is_legal, job_status
 
 from ..db import transaction
 from ..errors import MoveRefused
+from . import events
 from .history import record
 from .rows import all_rows, check_version, dumps, job_missing, now, one, step_missing
 
@@ -49,6 +50,7 @@ def set_step_status(db, step: dict, status: str, at: str, by, status_details=Non
         (status, dumps(details), None if error_details is None else dumps(error_details),
          at, by, step["seq"]),
     )
+    events.step_changed_at(db, step["seq"], step["status"], at, by)
 
 
 def roll_up(db, job: dict, at: str, by, cause: str) -> None:
@@ -74,6 +76,7 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
         (target, at, by, job["seq"]),
     )
     record(db, "job", job, job["id"], job["status"], target, at, by, job["db_version"] + 1)
+    events.job_changed_at(db, job["seq"], job["status"], at, by)
 
 
 def update_step_status(db, workspace: str, job: str, name: str,

@@ -6,7 +6,7 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import transaction
 from ..errors import MoveRefused
-from . import history
+from . import events, history
 from .history import record
 from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
@@ -90,6 +90,8 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
                 raise MoveRefused.for_move("task", name, current, target)
             task = _update_task(db, found, target, update, at, by)
         record(db, "task", task, found["job_id"], current, target, at, by, task["db_version"])
+        events.task_changed(db, task, job, found["job_id"], step,
+                            "created" if current is None else "updated", current, at, by)
         if update.get("status_details"):
             _merge_job_status_details(db, found, update["status_details"], at, by)
         return task
