@@ -17,10 +17,14 @@ except _config.ConfigError as exc:
     raise SystemExit(1) from None
 bind = _settings["bind"]
 workers = _settings["workers"]
+worker_class = _settings["worker_class"]
+if worker_class == "gevent":
+    # psycopg picks how it waits for the server when first imported, and this master imports
+    # it (on_starting) before any worker patches for gevent: its default would then block a
+    # worker's every greenlet. select.poll, which gevent makes cooperative, does not.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_poll")
+worker_connections = _settings["worker_connections"]
 threads = _settings["threads"]
-# gthread keeps connections alive only while it has room beyond its threads (its
-# max_keepalived is worker_connections - threads): room for as many again as the default.
-worker_connections = threads + 1000
 timeout = _settings["timeout"]
 accesslog = _settings["accesslog"]  # e.g. "-"; the app logs each request anyway
 # gunicorn 27's runtime control socket lives at one per-user path; several servers on one
@@ -115,7 +119,10 @@ def post_worker_init(worker):
 
     from app import watch
 
-    watch.THREADS = worker.cfg.threads
+    # A waiting request holds a greenlet under gevent, a thread under gthread, and the
+    # whole process under sync: app/watch.py caps how many may wait by it.
+    watch.THREADS = {"gevent": None, "gthread": worker.cfg.threads}.get(
+        worker.cfg.worker_class_str, 1)
     stop = worker.handle_exit
 
     def handle_exit(sig, frame):

@@ -20,7 +20,12 @@ DEFAULT_STREAM_SECONDS = 300
 # gunicorn.conf.py reads these through gunicorn_settings().
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
-DEFAULT_THREADS = 1100  # gthread: a waiting request (app/watch.py) holds a thread, not a process
+# gevent: a request waiting for events (app/watch.py) holds a greenlet, not a process; up to
+# DEFAULT_WORKER_CONNECTIONS requests at once in each worker (bench/README.md: the choice).
+DEFAULT_WORKER_CLASS = "gevent"
+WORKER_CLASSES = (DEFAULT_WORKER_CLASS, "sync", "gthread")
+DEFAULT_WORKER_CONNECTIONS = 1000
+DEFAULT_THREADS = 1  # gthread's threads per worker
 DEFAULT_TIMEOUT_S = 30
 
 
@@ -123,6 +128,9 @@ def gunicorn_settings() -> dict:
     return {
         "bind": bind,
         "workers": _integer("GUNICORN_WORKERS", DEFAULT_WORKERS, 1, "processes"),
+        "worker_class": _choice("GUNICORN_WORKER_CLASS", WORKER_CLASSES),
+        "worker_connections": _integer("GUNICORN_WORKER_CONNECTIONS",
+                                       DEFAULT_WORKER_CONNECTIONS, 1, "connections"),
         "threads": _integer("GUNICORN_THREADS", DEFAULT_THREADS, 1, "threads"),
         "timeout": _integer("GUNICORN_TIMEOUT", DEFAULT_TIMEOUT_S, 1, "seconds"),
         "accesslog": accesslog,

@@ -51,25 +51,23 @@ class _Refused(Exception):
         self.response = response
 
 
-def _start(database, key: bytes, after: str | None) -> int:
-    """The position to read after; a cursor that is not ours or has expired is refused."""
+def _start(database, key: bytes, after: str | None) -> events.Place:
+    """The place to read after; a cursor that is not ours or has expired is refused."""
     if after is None:
-        if database.dialect.name == "postgresql" and events.unsequenced(database):
-            events.sequence(database)
         return events.newest(database)
-    pruned = events.mark(database, "pruned")
+    pruned = events.pruned(database)
     if after == "0":
         return pruned
-    pos = events.read_cursor(key, after)
-    if pos is None:
+    place = events.read_cursor(key, after)
+    if place is None:
         raise _Refused(_refusal(422, "invalid_cursor", "Invalid cursor: it was not issued "
                                 "by this service, or was altered. Use an event's id, `next`, "
                                 "or an Events-Cursor header.", after))
-    if pos < pruned:
+    if place[:2] < pruned[:2]:
         raise _Refused(_refusal(410, "cursor_expired", "The cursor is older than the events "
                                 "kept (JOBS_EVENTS_RETENTION_HOURS): list again, and watch "
                                 "from the Events-Cursor of that answer.", after))
-    return pos
+    return place
 
 
 @contextmanager
@@ -81,19 +79,16 @@ def _connection(pool):
         pool.release(database)
 
 
-def _read(database, workspace, after, query) -> list[dict]:
-    if database.dialect.name == "postgresql" and events.unsequenced(database):
-        events.sequence(database)  # a reader sees its own writes at once
-    return events.read(database, workspace, after, query.get("job"), query.get("kind"),
-                       query["limit"])
+def _read(database, workspace, after, query, limit=None) -> tuple[list, events.Place]:
+    return events.page(database, workspace, after, query.get("job"), query.get("kind"),
+                       limit or query["limit"])
 
 
-def _sent(rows: list[dict], form: str) -> None:
-    if rows:
-        metrics.EVENTS_SENT.labels(form).inc(len(rows))
-        now = time.time()
-        for row in rows[-1:]:  # the newest tells how far behind the reader is
-            metrics.CURSOR_LAG.observe(max(0.0, now - _epoch(row["at"])))
+def _sent(items: list, form: str) -> None:
+    if items:
+        metrics.EVENTS_SENT.labels(form).inc(len(items))
+        newest = items[-1][0]  # tells how far behind the reader is
+        metrics.CURSOR_LAG.observe(max(0.0, time.time() - _epoch(newest["at"])))
 
 
 def _epoch(at: str) -> float:
@@ -124,22 +119,22 @@ def _feed(workspace: str, job: str | None, query: dict):
     if isinstance(watcher, Response):
         return watcher
     try:
-        rows = _read(db(), workspace, start, query)
+        items, following = _read(db(), workspace, start, query)
         deadline = time.monotonic() + wait
-        while not rows and watcher is not None and time.monotonic() < deadline:
+        while not items and watcher is not None and time.monotonic() < deadline:
             release_db()  # wait without a connection
+            watcher.after = following
             if not watcher.wait(deadline - time.monotonic()):
                 break
-            taken = watcher.take()
-            rows = _read(db(), workspace, start, query) if taken is None else \
-                taken[:query["limit"]]
+            taken = watcher.take(query["limit"])
+            items, following = _read(db(), workspace, following, query) if taken is None \
+                else taken
     finally:
         if watcher is not None:
             hub.unregister(watcher)
-    _sent(rows, "json")
-    data = [events.as_wire(key, row) for row in rows]
-    following = data[-1]["id"] if data else events.make_cursor(key, start)
-    return Response(_encode({"data": data, "next": following}), 200,
+    _sent(items, "json")
+    data = [events.as_wire(key, row, place) for row, place in items]
+    return Response(_encode({"data": data, "next": events.make_cursor(key, following)}), 200,
                     mimetype="application/json")
 
 
@@ -161,35 +156,35 @@ def _stream(app, hub, key, workspace, query, start) -> Response:
     pool = app.extensions["jobs_db"]
     ends = time.monotonic() + app.config["JOBS_EVENTS_STREAM_SECONDS"]
 
-    def frames(rows):
-        _sent(rows, "stream")
-        for row in rows:
-            event = events.as_wire(key, row)
+    def frames(items, following):
+        _sent(items, "stream")
+        for row, place in items:
+            event = events.as_wire(key, row, place)
             yield f"id: {event['id']}\nevent: {event['kind']}\ndata: {_encode(event)}\n\n"
-            watcher.after = events.at_position(row)
+        watcher.after = following
 
     def generate():
         try:
             yield ": the stream of events; resume with Last-Event-ID\n\n"
-            pending = None  # None: read the database
+            taken = None  # None: read the database
             while True:
-                if pending is None:
+                if taken is None:
                     while True:
                         with _connection(pool) as database:
-                            rows = _read(database, workspace, watcher.after,
-                                         {**query, "limit": events.PAGE_MAX})
-                        yield from frames(rows)
-                        if len(rows) < events.PAGE_MAX:
+                            items, following = _read(database, workspace, watcher.after,
+                                                     query, events.PAGE_MAX)
+                        yield from frames(items, following)
+                        if len(items) < events.PAGE_MAX:
                             break
                 else:
-                    yield from frames(pending)
+                    yield from frames(*taken)
                 left = ends - time.monotonic()
                 if left <= 0 or hub.closing:
                     return
                 if watcher.wait(min(KEEPALIVE_SECONDS, left)):
-                    pending = watcher.take()
+                    taken = watcher.take(events.PAGE_MAX)
                 else:
-                    pending = []
+                    taken = ([], watcher.after)
                     yield ":\n\n"  # a keep-alive comment
         finally:
             hub.unregister(watcher)
@@ -227,23 +222,13 @@ def job_events(workspace, name, query):
 
 
 def with_events_cursor(view):
-    """The answer carries the feed's position as of the read: on SQLite the position and
-    the read are one snapshot (one read transaction); on PostgreSQL the position is taken
-    just before the read, so watching from it never misses a change the read did not show."""
+    """The answer carries the feed's place as of the read: the place and the read are one
+    snapshot, so watching from it yields exactly the changes the read did not show."""
     @wraps(view)
     def run(**kwargs):
-        database = db()
-        sqlite = database.dialect.name == "sqlite"
-        if sqlite:
-            database.execute("BEGIN")
-        try:
-            if not sqlite and events.unsequenced(database):
-                events.sequence(database)
+        with db().snapshot() as database:
             cursor = events.make_cursor(_key(), events.newest(database))
             response = current_app.make_response(view(**kwargs))
-        finally:
-            if sqlite and database.conn.in_transaction:
-                database.execute("COMMIT")
         response.headers["Events-Cursor"] = cursor
         return response
     return run
@@ -275,7 +260,7 @@ def waitable(view):
             return view(**kwargs)
         workspace, job = kwargs["workspace"], kwargs.get("job", kwargs.get("name"))
         hub = watch.hub_for(current_app._get_current_object())
-        watcher = _register(hub, workspace, {"job": [job]}, 0)
+        watcher = _register(hub, workspace, {"job": [job]}, events.START)
         if isinstance(watcher, Response):
             return view(**kwargs)  # no room to wait: answer at once
         try:
@@ -290,7 +275,7 @@ def waitable(view):
                     break
                 release_db()
                 if watcher.wait(left):
-                    watcher.take()
+                    watcher.take(events.PAGE_MAX)  # woken: read the entity again
         finally:
             hub.unregister(watcher)
         response.headers["Preference-Applied"] = f"wait={wait}"

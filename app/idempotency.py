@@ -52,8 +52,11 @@ def idempotent(view):
         scope = (kwargs.get("workspace", ""), principal() or "", key)
         fingerprint = _fingerprint()  # reads the body: a 413 comes before any transaction
         database = db()
+        job = kwargs.get("job", kwargs.get("name"))  # the job a POST under /jobs/<name> writes
         try:
-            with database.transaction():
+            # The job's lock first, as every write of a job takes it: its first write gives
+            # the transaction its id, and the change feed orders a job's events by it.
+            with database.transaction(job=(scope[0], job) if job else None):
                 earlier = _claim(database, scope, fingerprint)
                 if earlier is not None:
                     return _replay(earlier, fingerprint, key)

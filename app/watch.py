@@ -1,13 +1,15 @@
 """Waiting for events without holding a process, and without each watcher polling.
 
-Each worker process has one tail thread (a Hub per database). It reads every new event once
-and hands each to the waiting watchers whose filters it matches; a watcher costs a small
-object and a threading.Event, never a query while it waits. The tail wakes:
-- at once after a commit in its own process (app/store/events.py calls `nudge`);
-- on PostgreSQL, on NOTIFY jobs_events, which the sequencer sends when it has given events
-  their positions (so a write on another host reaches this one's watchers); the tail
-  process that was nudged is the one that sequences, and every second each tail also
-  sequences what a crashed process may have left behind;
+Each worker process has one tail (a Hub per database; a greenlet under gevent's workers).
+It reads every new event once and hands each to the waiting watchers whose filters it
+matches; a watcher costs a small object and an Event, never a query while it waits. The
+tail wakes:
+- at once after a commit in its own process (app/store/events.py calls `nudge`); on
+  PostgreSQL it then sends NOTIFY jobs_events, once for all the commits since its last, so
+  the tails of the other processes and hosts read too;
+- on PostgreSQL, on that NOTIFY, and every FALLBACK_SECONDS without one (a transaction
+  that ended without events, such as a refused write, lets the feed's horizon move on
+  with no NOTIFY; so does a process killed between its commit and its NOTIFY);
 - on SQLite, every POLL_SECONDS (one indexed read per process), for commits made by the
   other worker processes on the same file.
 """
@@ -23,10 +25,7 @@ from .store import events
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
-SEQUENCE_EVERY_SECONDS = 1.0
-# PostgreSQL: a sequencer run is a transaction; runs at most this often gather the commits
-# of every worker meanwhile into one, well inside the latency an event may take.
-SEQUENCE_GATHER_SECONDS = 0.02
+FALLBACK_SECONDS = 0.25
 PRUNE_EVERY_SECONDS = 60.0
 IDLE_SECONDS = 30.0  # a tail with no watchers and no local writes for this long stops
 BUFFER = 1000  # events a watcher keeps while it is busy; beyond, it reads the database
@@ -50,7 +49,7 @@ def cap(configured: int) -> int:
 
 
 class Watcher:
-    def __init__(self, workspace: str, jobs, kinds, after: int):
+    def __init__(self, workspace: str, jobs, kinds, after: events.Place):
         self.workspace, self.after = workspace, after
         self.jobs = frozenset(jobs) if jobs else None
         self.kinds = frozenset(kinds) if kinds else None
@@ -79,19 +78,25 @@ class Watcher:
         """Whether something arrived within `timeout` seconds."""
         return self.ready.wait(max(0.0, timeout))
 
-    def take(self) -> list[dict] | None:
-        """What arrived after `after`, in order; None: too much arrived, read the database."""
+    def take(self, limit: int) -> tuple[list, events.Place] | None:
+        """Up to `limit` (row, place) that arrived past `after`, and the place after them;
+        None: too much arrived, or from before the tail's first read: read the database."""
         self.ready.clear()
         if self.overflowed or not self.covered:
             self.overflowed = False
             self.rows.clear()
             return None
-        taken = []
-        while self.rows:
+        taken, after = [], self.after
+        while self.rows and len(taken) < limit:
             row = self.rows.popleft()
-            if events.at_position(row) > self.after:
-                taken.append(row)
-        return taken
+            for found in events.follow([row], after):
+                after = found[1]
+                if not found[2]:
+                    taken.append(found[:2])
+        if self.rows:
+            self.ready.set()  # more to take next time
+        self.after = after
+        return taken, after
 
 
 class Hub:
@@ -122,7 +127,7 @@ class Hub:
     def nudge(self) -> None:
         self._kick.set()
 
-    def register(self, workspace: str, jobs, kinds, after: int) -> Watcher:
+    def register(self, workspace: str, jobs, kinds, after: events.Place) -> Watcher:
         self.start()
         watcher = Watcher(workspace, jobs, kinds, after)
         with self._lock:
@@ -154,12 +159,11 @@ class Hub:
 
     def _dispatch(self, rows: list[dict]) -> None:
         with self._lock:
-            for row in rows:
+            for row, self.last, _ in events.follow(rows, self.last):
                 for key in ((row["workspace"], row["job"]), (row["workspace"], None)):
                     for watcher in self._watchers.get(key, ()):
                         if watcher.matches(row):
                             watcher.push(row)
-        self.last = events.at_position(rows[-1])
 
     def _run(self) -> None:
         while True:
@@ -182,6 +186,8 @@ class Hub:
         from .db import connect
         db = connect(self.target)
         if self.postgres:
+            # Its NOTIFYs need no flush to disk: a lost one is made up by the fallback read.
+            db.execute("SET synchronous_commit = off")
             db.execute("LISTEN jobs_events")
         return db
 
@@ -197,7 +203,7 @@ class Hub:
                 # they read the database once now (they are not `covered`).
                 for watcher in early:
                     watcher.ready.set()
-            sequenced_at = pruned_at = 0.0
+            pruned_at = 0.0
             busy_at = time.monotonic()
             while True:
                 kicked = self._wait(db)
@@ -206,19 +212,14 @@ class Hub:
                     busy_at = now
                 elif self._idle(busy_at):
                     return True
-                if self.postgres and (kicked or now - sequenced_at > SEQUENCE_EVERY_SECONDS):
-                    gather = SEQUENCE_GATHER_SECONDS - (now - sequenced_at)
-                    if kicked and gather > 0:
-                        time.sleep(gather)
-                        self._kick.clear()  # the commits meanwhile go into this run
-                    sequenced_at = time.monotonic()
-                    if kicked or events.unsequenced(db):
-                        events.sequence(db)
+                if kicked and self.postgres:
+                    db.execute("NOTIFY jobs_events")
                 while True:
-                    rows = events.read_all(db, self.last)
-                    if not rows:
+                    rows = events.read(db, None, self.last, limit=events.PAGE_MAX)
+                    if rows:
+                        self._dispatch(rows)
+                    if len(rows) < events.PAGE_MAX:
                         break
-                    self._dispatch(rows)
                 if now - pruned_at > PRUNE_EVERY_SECONDS:
                     pruned_at = now
                     self._prune(db)
@@ -226,14 +227,14 @@ class Hub:
             db.close()
 
     def _wait(self, db) -> bool:
-        """Until nudged (True), notified or POLL_SECONDS passed (False)."""
+        """Until nudged (True), notified or the poll's time passed (False)."""
         if not self.postgres:
             kicked = self._kick.wait(POLL_SECONDS)
             self._kick.clear()
             return kicked
         # Notifications arrive on this connection's socket; between short looks at it, a
         # nudge from this process is seen within POLL_SECONDS at worst.
-        deadline = time.monotonic() + SEQUENCE_EVERY_SECONDS
+        deadline = time.monotonic() + FALLBACK_SECONDS
         while time.monotonic() < deadline:
             if self._kick.is_set():
                 self._kick.clear()
@@ -278,7 +279,8 @@ def hub_for(app) -> Hub:
 
 
 def _nudge_all() -> None:
-    """After a local commit that appended events: on PostgreSQL they need their positions."""
+    """After a local commit that appended events: local watchers read, and on PostgreSQL
+    the other processes are told."""
     for hub in _HUBS.values():
         if hub._pid == os.getpid() or hub.postgres:
             hub.start()

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.request import Request, urlopen
 
@@ -71,10 +72,11 @@ class Watchers:
                       for i in range(count)]
 
     def _seen(self, event: dict) -> None:
+        """The delay from the event's commit (its `at`, this host's clock) to its arrival."""
         mark = (event.get("object") or {}).get("status_details", {}).get("mark")
-        sent = self.sent.get(mark)
-        if sent is not None:
-            self.delays.append(time.monotonic() - sent)
+        if mark in self.sent:
+            at = datetime.strptime(event["at"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            self.delays.append(time.time() - at.replace(tzinfo=timezone.utc).timestamp())
 
     async def _request(self, path: str, stream: bool):
         reader, writer = await asyncio.open_connection(self.host, int(self.port), limit=1 << 22)
@@ -103,7 +105,8 @@ class Watchers:
                         self.open -= 1
                         writer.close()
                 else:
-                    reader, writer = await self._request(f"{path}?wait=60", False)
+                    joiner = "&" if "?" in path else "?"
+                    reader, writer = await self._request(f"{path}{joiner}wait=60", False)
                     self.open += 1
                     try:
                         raw = await reader.read()
@@ -117,7 +120,7 @@ class Watchers:
                     for event in page["data"]:
                         self._seen(event)
                     path = f"{base}?after={page['next']}"
-            except (OSError, ValueError, IndexError):
+            except (OSError, ValueError, IndexError, KeyError):
                 await asyncio.sleep(0.2)
             except asyncio.CancelledError:
                 return

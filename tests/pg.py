@@ -114,3 +114,4 @@ def empty_tables(url: str) -> None:
             conn.execute(f"DELETE FROM {table}")
         conn.execute("SELECT setval(pg_get_serial_sequence(t, 'seq'), 1, false) "
                      "FROM unnest(%s::text[]) AS t", (tables,))
+        conn.execute("UPDATE event_marks SET txid = 0, seq = 0")  # the feed's marks kept

@@ -37,6 +37,9 @@ class Connection(Protocol):
     def transaction(self, job: tuple[str, str] | None = None) -> AbstractContextManager:
         """A write transaction on the job `job` (or on no job), or a savepoint in one."""
 
+    def snapshot(self) -> AbstractContextManager:
+        """A read transaction: its reads all see the database as of the first one."""
+
     def ping(self) -> None:
         """Raise a storage fault unless the database answers, is migrated and is writable."""
 

@@ -67,6 +67,13 @@ class Database:
                 self.execute(PostgreSQL.lock_job, job)
             yield self
 
+    @contextmanager
+    def snapshot(self):
+        """One read transaction: every read in it sees the database as of its first."""
+        with self.conn.transaction():
+            self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield self
+
     def ping(self) -> None:
         """Reachable, migrated, and writable (a standby in recovery takes no writes)."""
         self.execute("SELECT 1 FROM schema_migrations LIMIT 1").fetchall()

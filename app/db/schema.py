@@ -7,8 +7,6 @@ applied once and never renamed.
 
 import secrets
 
-POSTGRESQL_ONLY = "-- postgresql only\n"
-
 
 def _index(table: str, *columns: str, unique: bool = False, name: str | None = None) -> str:
     name = name or "idx_{}_{}".format(table, "_".join(c.split()[0] for c in columns))
@@ -109,33 +107,29 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                name="idx_idempotency_keys_key"),
         _index("idempotency_keys", "created_at"),
     ]),
-    # The change feed (app/store/events.py). `seq` numbers events as they are inserted and is
-    # never reused ({serial_pk}: AUTOINCREMENT on SQLite, where the write lock makes it commit
-    # order and readers read by it). On PostgreSQL insertion order is not commit order, so
-    # readers read by `pos`, which one sequencer at a time gives committed events (NULL until
-    # then). `event_marks` holds the last `pos` given and the last pruned.
+    # The change feed (app/store/events.py): readers read in (txid, seq) order. `seq` is never
+    # reused ({serial_pk}: AUTOINCREMENT on SQLite), `txid` the writing transaction's id on
+    # PostgreSQL (0 on SQLite, where the write lock makes `seq` commit order). `event_marks`
+    # holds the place of the last event pruned.
     ("m007_events", [
         """CREATE TABLE events (
-            seq {serial_pk}, pos BIGINT, workspace TEXT NOT NULL, job TEXT NOT NULL,
+            seq {serial_pk}, txid {event_txid}, workspace TEXT NOT NULL, job TEXT NOT NULL,
             job_id TEXT NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL, step TEXT,
             task TEXT, from_status TEXT, to_status TEXT, db_version INTEGER,
             at TEXT NOT NULL, by TEXT, object TEXT)""",
-        _index("events", "workspace", "{event_pos}"),
-        _index("events", "workspace", "job", "{event_pos}", name="idx_events_workspace_job"),
-        _index("events", "at"),
-        POSTGRESQL_ONLY + _index("events", "pos", unique=True),
-        POSTGRESQL_ONLY + "CREATE INDEX idx_events_unsequenced ON events (seq) WHERE pos IS NULL",
-        "CREATE TABLE event_marks (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
-        "INSERT INTO event_marks (name, value) VALUES ('sequenced', 0), ('pruned', 0)",
+        _index("events", "txid", "seq"),
+        _index("events", "workspace", "txid", "seq"),
+        _index("events", "workspace", "job", "txid", "seq", name="idx_events_workspace_job"),
+        """CREATE TABLE event_marks (name TEXT PRIMARY KEY, txid BIGINT NOT NULL,
+            seq BIGINT NOT NULL)""",
+        "INSERT INTO event_marks (name, txid, seq) VALUES ('pruned', 0, 0)",
     ]),
 ]
 
 
 def statements(migration: list[str], dialect) -> list[str]:
-    """The migration in the dialect's spelling; `{new_key}` is a fresh random secret. A
-    statement marked POSTGRESQL_ONLY is left out on SQLite."""
-    return [statement.removeprefix(POSTGRESQL_ONLY).replace("{id_pk}", dialect.id_pk)
+    """The migration in the dialect's spelling; `{new_key}` is a fresh random secret."""
+    return [statement.replace("{id_pk}", dialect.id_pk)
             .replace("{serial_pk}", dialect.serial_pk)
-            .replace("{event_pos}", dialect.event_pos)
-            .replace("{new_key}", secrets.token_hex(32)) for statement in migration
-            if dialect.name == "postgresql" or not statement.startswith(POSTGRESQL_ONLY)]
+            .replace("{event_txid}", dialect.event_txid)
+            .replace("{new_key}", secrets.token_hex(32)) for statement in migration]

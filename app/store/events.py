@@ -1,13 +1,19 @@
 """The change feed: one event per entity an accepted write changes, appended in the write's
 own transaction, so a rolled-back or refused write leaves none.
 
-Readers read events in `position` order. On SQLite the position is `seq`: writers hold the
-database's write lock from BEGIN to COMMIT, so insertion order is commit order. On
-PostgreSQL it is `pos`, which `sequence` gives, one sequencer at a time (the row lock of
-event_marks 'sequenced'), to committed events in `seq` order; an event whose transaction is
-still open has no `pos` yet, so a reader can never pass it. Two writes of one job hold the
-job's row lock from before their insert to their commit, so one job's `seq` (and so `pos`)
-order is its commit order.
+An event's place in the feed is (txid, seq), and readers read in that order:
+- SQLite: txid is 0 and seq an AUTOINCREMENT. Writers hold the database's write lock from
+  BEGIN to COMMIT, so insertion order is commit order.
+- PostgreSQL: an identity is taken at insert, not at commit, so `seq` alone would let a
+  reader pass an event whose transaction commits later. txid is the writing transaction's
+  id, and a reader reads only below the horizon: the oldest transaction id still running
+  (pg_snapshot_xmin). Everything below it has committed or rolled back, so no event can
+  appear there later. Every write of a job takes the job's row lock as its first write (the
+  lock gives it its transaction id), so one job's transaction ids are in its commit order.
+
+A cursor is the place of the last event read. The Events-Cursor of a read on PostgreSQL
+also carries the read's snapshot: the events it already showed are skipped, those it did
+not are not, until the reader passes the snapshot's last transaction id.
 """
 
 import base64
@@ -15,6 +21,7 @@ import binascii
 import hashlib
 import hmac
 import json
+from itertools import takewhile
 
 from schemas import plain_dumper
 from schemas.job import JobSchema, StepSchema
@@ -27,7 +34,7 @@ dump_job, dump_step, dump_task = (plain_dumper(s()) for s in (JobSchema, StepSch
 
 PAGE_MAX = 1000
 PRUNE_BATCH = 500  # expired events deleted per transaction
-_COLUMNS = ("seq", "pos", "workspace", "job", "job_id", "kind", "type", "step", "task",
+_COLUMNS = ("txid", "seq", "workspace", "job", "job_id", "kind", "type", "step", "task",
             "from_status", "to_status", "db_version", "at", "by", "object")
 # Called (no arguments) after a transaction that appended events commits, in that process.
 committed_listeners: list = []
@@ -87,91 +94,104 @@ def task_changed(db, task: dict, job: str, job_id: str, step: str, type_: str, s
 
 # Reading
 
+Place = tuple  # (txid, seq, snapshot text or None)
+START = (0, 0, None)  # before every event
 
-def position(db) -> str:
-    return db.dialect.event_pos
 
-
-def newest(db) -> int:
-    """The position of the newest event a reader may see now (0: none yet)."""
+def _horizon(db) -> str:
+    """The SQL bound below which every transaction id has ended ('' on SQLite)."""
     if db.dialect.name == "postgresql":
-        return mark(db, "sequenced")
-    # AUTOINCREMENT's record of the largest `seq` ever given (no row before the first).
+        return " AND txid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+    return ""
+
+
+def newest(db) -> Place:
+    """The place just after everything this connection's snapshot shows; call it inside the
+    read's own transaction (app/events.py) for the place to match what the read showed."""
+    if db.dialect.name == "postgresql":
+        snapshot = db.execute("SELECT pg_current_snapshot()::text").fetchone()[0]
+        xmin, xmax, running = snapshot.split(":")
+        # No transaction running: the snapshot is the point before xmax.
+        return (int(xmin), 0, snapshot) if running else (int(xmax), 0, None)
     found = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return found[0] if found else 0
+    return (0, found[0] if found else 0, None)
 
 
-def mark(db, name: str) -> int:
-    return db.execute("SELECT value FROM event_marks WHERE name = ?", (name,)).fetchone()[0]
+def pruned(db) -> Place:
+    txid, seq = db.execute("SELECT txid, seq FROM event_marks WHERE name = 'pruned'").fetchone()
+    return (txid, seq, None)
 
 
-def read(db, workspace: str, after: int, jobs=None, kinds=None, limit: int = 100) -> list[dict]:
-    """Events of `workspace` after position `after`, oldest first, as stored rows."""
-    pos = position(db)
-    where, params = ["workspace = ?", f"{pos} > ?"], [workspace, after]
+def read(db, workspace: str | None, after: Place, jobs=None, kinds=None,
+         limit: int = 100) -> list[dict]:
+    """Events after the place `after`, in feed order, as stored rows; `workspace` None: all
+    of them (the process's tail, app/watch.py)."""
+    txid, seq = after[:2]
+    where, params = ["(txid, seq) > (?, ?)"], [txid, seq]
+    if workspace is not None:
+        where.insert(0, "workspace = ?")
+        params.insert(0, workspace)
     for column, values in (("job", jobs), ("kind", kinds)):
         if values:
             where.append(f"{column} IN ({', '.join('?' for _ in values)})")
             params += list(values)
     return all_rows(db, f"SELECT {', '.join(_COLUMNS)} FROM events WHERE {' AND '.join(where)}"
-                        f" ORDER BY {pos} LIMIT ?", [*params, limit])
+                        f"{_horizon(db)} ORDER BY txid, seq LIMIT ?", [*params, limit])
 
 
-def read_all(db, after: int, limit: int = PAGE_MAX) -> list[dict]:
-    """Every workspace's events after `after` (the process's tail, app/watch.py)."""
-    pos = position(db)
-    return all_rows(db, f"SELECT {', '.join(_COLUMNS)} FROM events WHERE {pos} > ? "
-                        f"ORDER BY {pos} LIMIT ?", (after, limit))
+def _shown(snapshot: str | None, txid: int) -> bool:
+    """Whether a transaction's writes were visible to the snapshot (PostgreSQL's text form
+    `xmin:xmax:running,...`), as pg_visible_in_snapshot tells; None: no snapshot."""
+    if snapshot is None:
+        return False
+    xmin, xmax, running = snapshot.split(":")
+    return txid < int(xmin) or (txid < int(xmax) and str(txid) not in running.split(","))
 
 
-def at_position(row: dict) -> int:
-    return row["pos"] if row["pos"] is not None else row["seq"]
+def follow(rows: list[dict], after: Place):
+    """(row, the place after it, whether the read that made `after` showed it already) for
+    each row past `after`, in order. The snapshot is dropped once the reader has passed
+    every transaction it could have shown."""
+    for row in rows:
+        if (row["txid"], row["seq"]) <= after[:2]:
+            continue
+        snapshot = after[2]
+        if snapshot is not None and row["txid"] >= int(snapshot.split(":")[1]):
+            snapshot = None
+        after = (row["txid"], row["seq"], snapshot)
+        yield row, after, _shown(snapshot, row["txid"])
 
 
-def unsequenced(db) -> bool:
-    """PostgreSQL: whether a committed event still waits for its position."""
-    return db.execute("SELECT 1 FROM events WHERE pos IS NULL LIMIT 1").fetchone() is not None
-
-
-def sequence(db) -> int:
-    """PostgreSQL: give committed events their positions, in `seq` order; how many. One
-    sequencer at a time, on any host (the row lock of the 'sequenced' mark); a later one
-    starts from where the earlier one's commit left the mark."""
-    total = 0
+def page(db, workspace: str, after: Place, jobs=None, kinds=None,
+         limit: int = 100) -> tuple[list, Place]:
+    """Up to `limit` (row, place after it) past `after`, and the place to read on from."""
+    got = []
     while True:
-        with db.transaction():
-            base = db.execute("SELECT value FROM event_marks WHERE name = 'sequenced' "
-                              "FOR UPDATE").fetchone()[0]
-            given = db.execute(
-                """WITH todo AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n
-                                 FROM events WHERE pos IS NULL ORDER BY seq LIMIT ?)
-                   UPDATE events SET pos = ? + todo.n FROM todo WHERE events.seq = todo.seq""",
-                (PAGE_MAX, base)).rowcount
-            if given:
-                db.execute("UPDATE event_marks SET value = value + ? WHERE name = 'sequenced'",
-                           (given,))
-                db.execute("SELECT pg_notify('jobs_events', '')")
-        total += given
-        if given < PAGE_MAX:
-            return total
+        wanted = limit - len(got)
+        rows = read(db, workspace, after, jobs, kinds, wanted)
+        for row, after, shown in follow(rows, after):
+            if not shown:
+                got.append((row, after))
+        if len(rows) < wanted or len(got) == limit:
+            return got, after
 
 
 def prune(db, before: str) -> int:
-    """Delete events older than `before`, in bounded batches, raising the 'pruned' mark (a
-    cursor below it is expired); returns how many."""
-    pos = position(db)
+    """Delete the oldest events while they are older than `before`, in bounded batches, and
+    raise the 'pruned' mark to the last one deleted (a cursor below it has expired)."""
     deleted = 0
     while True:
         with db.transaction():
-            rows = db.execute(f"SELECT {pos} FROM events WHERE at < ? AND {pos} IS NOT NULL "
-                              f"ORDER BY {pos} LIMIT ?", (before, PRUNE_BATCH)).fetchall()
-            if rows:
-                last = rows[-1][0]
-                db.execute(f"DELETE FROM events WHERE {pos} <= ?", (last,))
-                db.execute("UPDATE event_marks SET value = ? WHERE name = 'pruned' "
-                           "AND value < ?", (last, last))
-        deleted += len(rows)
-        if len(rows) < PRUNE_BATCH:
+            rows = db.execute(f"SELECT txid, seq, at FROM events WHERE 1 = 1{_horizon(db)} "
+                              "ORDER BY txid, seq LIMIT ?", (PRUNE_BATCH,)).fetchall()
+            gone = list(takewhile(lambda row: row[2] < before, rows))
+            if gone:
+                txid, seq = gone[-1][0], gone[-1][1]
+                db.execute("DELETE FROM events WHERE (txid, seq) <= (?, ?)", (txid, seq))
+                db.execute("UPDATE event_marks SET txid = ?, seq = ? WHERE name = 'pruned'",
+                           (txid, seq))
+        deleted += len(gone)
+        if len(gone) < PRUNE_BATCH:
             return deleted
 
 
@@ -191,26 +211,27 @@ def _mac(key: bytes, payload: bytes) -> bytes:
     return hmac.new(key, b"events:" + payload, hashlib.sha256).digest()[:12]
 
 
-def make_cursor(key: bytes, pos: int) -> str:
-    payload = str(pos).encode("ascii")
+def make_cursor(key: bytes, place: Place) -> str:
+    payload = ".".join(str(part) for part in place if part is not None).encode("ascii")
     return f"{_b64(payload)}.{_b64(_mac(key, payload))}"
 
 
-def read_cursor(key: bytes, cursor: str) -> int | None:
-    """The position a cursor names, or None when this service did not issue it."""
+def read_cursor(key: bytes, cursor: str) -> Place | None:
+    """The place a cursor names, or None when this service did not issue it."""
     body, _, signature = cursor.partition(".")
     try:
         payload = _unb64(body)
         if not hmac.compare_digest(_unb64(signature), _mac(key, payload)):
             return None
-        return int(payload.decode("ascii"))
+        txid, seq, *snapshot = payload.decode("ascii").split(".")
+        return (int(txid), int(seq), snapshot[0] if snapshot else None)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
 
 
-def as_wire(key: bytes, row: dict) -> dict:
-    """An event as the API sends it."""
-    event = {"id": make_cursor(key, at_position(row)), "kind": row["kind"], "type": row["type"],
+def as_wire(key: bytes, row: dict, place: Place) -> dict:
+    """An event as the API sends it; `place` is the place after it (its cursor)."""
+    event = {"id": make_cursor(key, place), "kind": row["kind"], "type": row["type"],
              "workspace": row["workspace"], "job": row["job"], "step": row["step"],
              "task": row["task"], "from": row["from_status"], "to": row["to_status"],
              "db_version": row["db_version"], "at": row["at"], "by": row["by"]}

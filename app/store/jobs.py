@@ -92,18 +92,20 @@ def merge_status_details(db, workspace: str, name: str, details: dict,
     with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
-        write_status_details(db, job["seq"], {**job["status_details"], **details}, now(), by)
+        at = now()
+        write_status_details(db, job["seq"], {**job["status_details"], **details}, at, by)
+        events.job_changed_at(db, job["seq"], None, at, by)
         return get_job(db, workspace, name)
 
 
 def write_status_details(db, job_seq: int, details: dict, at: str, by: str | None) -> None:
-    """Store a job's merged status_details; a write of the job like any other."""
+    """Store a job's merged status_details. A task's report that merges into its job appends
+    only the task's event (the caller's): one event per write, about what it wrote to."""
     db.execute(
         """UPDATE jobs SET status_details = ?, updated_at = ?, updated_by = ?,
                db_version = db_version + 1 WHERE seq = ?""",
         (dumps(details), at, by, job_seq),
     )
-    events.job_changed_at(db, job_seq, None, at, by)
 
 
 def act(db, workspace: str, name: str, action: str, if_match=None,

@@ -6,6 +6,7 @@ A connection belongs to one thread of one process (app/db/sqlite/pool.py hands t
 import fcntl
 import os
 import sqlite3
+import sys
 import time
 from contextlib import contextmanager
 
@@ -93,13 +94,23 @@ class Database(sqlite_utils.Database):
             finally:
                 self._unlock()
 
+    @contextmanager
+    def snapshot(self):
+        """One read transaction: every read in it sees the database as of its first."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            if self.conn.in_transaction:
+                self.conn.execute("COMMIT")
+
     def _begin_immediate(self) -> None:
         """The flock, then SQLite's write lock; retried until `timeout_ms` while another
         program holds SQLite's lock, the flock let go between tries."""
         deadline = time.monotonic() + self.timeout_ms / 1000
         while True:
             if self.writer_lock is not None:
-                fcntl.flock(self.writer_lock, fcntl.LOCK_EX)
+                _lock_exclusive(self.writer_lock)
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
                 return
@@ -118,6 +129,25 @@ class Database(sqlite_utils.Database):
 
     def probe(self, fault: dict) -> None:
         probes.probe(self, fault)
+
+
+def _lock_exclusive(fd: int) -> None:
+    """flock, waiting. Under gevent's workers a blocking flock would stop every greenlet of
+    the process (the watchers too) while another process commits: there, try and sleep."""
+    if not _cooperative():
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.0005)  # gevent's sleep: the other greenlets run meanwhile
+
+
+def _cooperative() -> bool:
+    gevent = sys.modules.get("gevent.monkey")
+    return gevent is not None and gevent.is_module_patched("time")
 
 
 @contextmanager
