@@ -121,7 +121,8 @@ def _feed(workspace: str, job: str | None, query: dict):
     try:
         items, following = _read(db(), workspace, start, query)
         deadline = time.monotonic() + wait
-        while not items and watcher is not None and time.monotonic() < deadline:
+        while not items and watcher is not None and time.monotonic() < deadline \
+                and not hub.closing:  # a stopping worker answers now; the client asks again
             release_db()  # wait without a connection
             watcher.after = following
             if not watcher.wait(deadline - time.monotonic()):
@@ -270,7 +271,7 @@ def waitable(view):
                 if not _unchanged(response):
                     break
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or hub.closing:
                     response = _not_modified(response)
                     break
                 release_db()

@@ -12,7 +12,7 @@
                                               # hosts) beside SQLite, interleaved rounds
 
 Needs `wrk` (Debian package `wrk`). Servers run under gunicorn with the same settings
-(default: 2 sync workers, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
+(default: 2 gevent workers, as deployed, 127.0.0.1) and are driven by wrk with 2 threads and 16 connections.
 The service also reads its own gunicorn.conf.py, as deployed: Prometheus counts go through
 the multiprocess metrics folder, as in production. The PUT mix also reports the servers' CPU
 time per request (from /proc), which a busy shared machine disturbs far less than req/s.
@@ -43,7 +43,8 @@ from app.store import create_job, put_task  # noqa: E402
 
 CONNECTIONS, THREADS = 16, 2
 SERVICE_CONFIG = str(ROOT / "gunicorn.conf.py")
-GUNICORN = {"workers": 2, "worker_class": "sync", "threads": 1}  # set from the command line
+# As deployed (app/config.py's defaults); set from the command line.
+GUNICORN = {"workers": 2, "worker_class": "gevent", "threads": 1}
 
 
 # ---- servers ----------------------------------------------------------------------------
@@ -83,7 +84,12 @@ class Gunicorn:
 
     def stop(self):
         self.process.terminate()
-        self.process.wait(20)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:  # say so, and leave nothing running
+            print("gunicorn took over 20 s to stop; killed", file=sys.stderr)
+            self.process.kill()
+            self.process.wait()
 
     def cpu_seconds(self) -> float | None:
         """CPU time (user + system) used so far by the master and its workers, from /proc
@@ -424,7 +430,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--worker-class", default="gevent")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--baseline", type=Path,
                         help="put: also run the service of this checkout (e.g. made by `git "

@@ -1,7 +1,13 @@
 """Watchers: PUT throughput with N open watchers beside none, server memory per watcher,
 and how long an event takes from its write to each watcher.
 
-    .venv/bin/python bench/watchers.py --watchers 1000 --worker-class gthread --threads 600
+    .venv/bin/python bench/watchers.py --watchers 1000                  # SQLite, one host
+    .venv/bin/python bench/watchers.py --watchers 1000 --backend postgresql
+    .venv/bin/python bench/watchers.py --worker-class gthread --threads 1100   # the other model
+
+With `--backend postgresql` (a local server, fsync on) two hosts serve one database: the
+watchers are on the second, while wrk and the probe write through the first, so the delays
+are those of an event from one host to the watchers of another.
 
 One client process (asyncio, plain sockets on 127.0.0.1) opens N watchers, half Server-Sent
 Events streams and half long-polls (`wait=60`, re-asked as each answers), spread over
@@ -153,15 +159,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=1100)
+    parser.add_argument("--worker-class", default="gevent")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     args = parser.parse_args()
     run.GUNICORN.update(workers=args.workers, worker_class=args.worker_class,
                         threads=args.threads)
     tmp = Path(tempfile.mkdtemp(prefix="bench-watchers-"))
-    db = run.fresh_db(tmp, "watch")
-    run.seed(db, 100, 10)
+    pg = None
+    if args.backend == "postgresql":
+        from tests.pg import PostgresServer, find_bindir
+        pg = PostgresServer(find_bindir(), durable=True).start()
+        db = pg.create_database("bench_watch")
+        run.seed_through_store(db, 100, 10)
+    else:
+        db = run.fresh_db(tmp, "watch")
+        run.seed(db, 100, 10)
     server = run.Gunicorn("wsgi:app", db, config="gunicorn.conf.py")
+    # The watchers' host: another gunicorn on the same PostgreSQL; on SQLite, the same one.
+    watched = run.Gunicorn("wsgi:app", db, config="gunicorn.conf.py") if pg else server
     env = {"BENCH_JOBS": "100", "BENCH_TASKS": "10"}
     try:
         for k in range(args.jobs):
@@ -170,14 +186,14 @@ def main() -> None:
         rows = {"none": [], "watchers": []}
         for _ in range(args.rounds):
             for case in ("none", "watchers"):
-                before = rss_kib(server)
-                watchers = Watchers(server.url, args.watchers if case == "watchers" else 0,
+                before = rss_kib(watched)
+                watchers = Watchers(watched.url, args.watchers if case == "watchers" else 0,
                                     args.jobs)
                 deadline = time.monotonic() + 60
                 while watchers.open < watchers.count and time.monotonic() < deadline:
                     time.sleep(0.2)
                 time.sleep(1)
-                held = rss_kib(server)
+                held = rss_kib(watched)
                 opened = watchers.open
                 prober = threading.Thread(target=probe, args=(
                     server.url, watchers, args.jobs, time.monotonic() + args.seconds,
@@ -196,7 +212,8 @@ def main() -> None:
                     "deliveries": len(delays)})
                 print(case, rows[case][-1], flush=True)
                 time.sleep(3)  # let closed watchers end server-side
-        print(f"\n{run.settings()}, {args.watchers} watchers (half streams, half long-polls) "
+        where = "on a second host (PostgreSQL)" if pg else "on the same host (SQLite)"
+        print(f"\n{run.settings()}, {args.watchers} watchers {where} (half streams, half long-polls) "
               f"over {args.jobs} jobs, "
               f"{args.rounds} interleaved rounds of {args.seconds} s; medians")
         print("| case | PUT req/s | server CPU µs per PUT | watchers open | server KiB per "
@@ -211,6 +228,9 @@ def main() -> None:
         print(f"PUT ratio with watchers / without: {many / none:.2f}")
     finally:
         server.stop()
+        if pg:
+            watched.stop()
+            pg.stop()
 
 
 if __name__ == "__main__":
