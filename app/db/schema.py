@@ -112,7 +112,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     # the key. Values are bounded so an entry fits PostgreSQL's B-tree (2,704 bytes).
     ("m007_job_fields", [
         """CREATE TABLE job_fields (
-            job_seq BIGINT NOT NULL, workspace TEXT NOT NULL, key TEXT NOT NULL,
+            seq {id_pk}, job_seq BIGINT NOT NULL, workspace TEXT NOT NULL, key TEXT NOT NULL,
             value TEXT NOT NULL)""",
         _index("job_fields", "workspace", "key", "value", "job_seq", unique=True,
                name="idx_job_fields_lookup"),
