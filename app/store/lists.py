@@ -121,7 +121,8 @@ def count_jobs(db, workspace: str, query: dict) -> dict:
     (workspace, status) index."""
     clauses, params = jobs_where(workspace, query)
     by_status = dict(db.execute(f"SELECT j.status, COUNT(*) FROM jobs j "
-                                f"WHERE {' AND '.join(clauses)} GROUP BY j.status",
+                                f"WHERE {' AND '.join(clauses)} GROUP BY j.status "
+                                f"ORDER BY j.status",
                                 params).fetchall())
     return {"total": sum(by_status.values()), "by_status": by_status}
 
