@@ -4,6 +4,8 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
+from statemachine import Status
+
 from .fields import fields_where
 from .jobs import get_job
 from .rows import all_rows, pagination
@@ -116,14 +118,29 @@ def list_jobs(db, workspace: str, query: dict) -> dict:
     return _page(db, "jobs j", clauses, params, "j", query, "j.*")
 
 
+STATUSES = sorted(s.value for s in Status)  # the order counts are answered in
+
+
 def count_jobs(db, workspace: str, query: dict) -> dict:
-    """How many jobs the filters keep, by status (only those with some), counted in the
-    (workspace, status) index."""
+    """How many jobs the filters keep, by status (only those with some), from the indexes.
+
+    Without a custom-field filter each status is counted in its own range of the
+    (workspace, status) index: on SQLite that is about twice as fast as grouping every
+    entry (12 ms against 20 at 100,000 jobs, bench/many_jobs.py), and as fast on PostgreSQL.
+    With one, the jobs its index rows name are grouped instead: counting them per status
+    would look each one up once per status."""
     clauses, params = jobs_where(workspace, query)
-    by_status = dict(db.execute(f"SELECT j.status, COUNT(*) FROM jobs j "
-                                f"WHERE {' AND '.join(clauses)} GROUP BY j.status "
-                                f"ORDER BY j.status",
-                                params).fetchall())
+    where = " AND ".join(clauses)
+    if query.get("custom_fields"):
+        found = db.execute(f"SELECT j.status, COUNT(*) FROM jobs j WHERE {where} "
+                           "GROUP BY j.status ORDER BY j.status", params).fetchall()
+    else:
+        statuses = sorted(set(query.get("status") or STATUSES))
+        counts = db.execute("SELECT " + ", ".join(
+            f"(SELECT COUNT(*) FROM jobs j WHERE {where} AND j.status = ?)" for _ in statuses),
+            [p for status in statuses for p in (*params, status)]).fetchone()
+        found = zip(statuses, counts)
+    by_status = {status: n for status, n in found if n}
     return {"total": sum(by_status.values()), "by_status": by_status}
 
 
