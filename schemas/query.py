@@ -62,8 +62,9 @@ class ListQuerySchema(FilterSchema):
     sort = fields.String(validate=validate.OneOf(SORTS))
 
 
-# A custom field a filter can match: a string of at most this many characters under a key of
-# at most KEY_MAX (app/store/fields.py indexes exactly those; PostgreSQL's B-tree bounds them).
+# A custom field a filter can match: a string of at most FIELD_VALUE_MAX characters under a
+# key of at most FIELD_KEY_MAX (app/store/fields.py indexes exactly those; PostgreSQL's B-tree
+# bounds an index entry).
 FIELD_VALUE_MAX, FIELD_KEY_MAX = 255, 63
 _CUSTOM_KEY = re.compile(r"filter\[custom_fields\.([^\[\]]*)\](?:\[\$(\w+)\])?\Z")
 _value = validate.Length(max=FIELD_VALUE_MAX)

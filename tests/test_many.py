@@ -95,7 +95,8 @@ def test_each_job_gets_what_its_own_endpoint_would_give(mixed, action):
 
 def test_a_mixed_cancel_answers_each_outcome(mixed):
     ws, _ = mixed
-    results = {r["name"]: r for r in bulk(ws, "cancel", "filter[custom_fields.sweep]=s1")["results"]}
+    answer = bulk(ws, "cancel", "filter[custom_fields.sweep]=s1")
+    results = {r["name"]: r for r in answer["results"]}
     assert {n: (r["status"], r["outcome"]) for n, r in results.items()} == {
         "created-1": ("cancelled", "done"), "active-1": ("cancelling", "done"),
         "completed-1": ("completed", "refused"), "error-1": ("error", "refused"),
@@ -228,8 +229,10 @@ def test_isolation_another_workspaces_jobs_are_never_counted_or_touched(mixed, c
     ("-/cancel", "filter[custom_fields.a%20b]=red", ["query", "filter[custom_fields.a b]"]),
     ("-/cancel", "filter[custom_fields.team][$nin]=red",
      ["query", "filter[custom_fields.team][$nin]"]),
-    ("-/cancel", "filter[custom_fields.team]=" + "r" * 256, ["query", "filter[custom_fields.team]"]),
-    ("-/cancel", "filter[custom_fields.team][$like]=r\\", ["query", "filter[custom_fields.team][$like]"]),
+    ("-/cancel", "filter[custom_fields.team]=" + "r" * 256,
+     ["query", "filter[custom_fields.team]"]),
+    ("-/cancel", "filter[custom_fields.team][$like]=r\\",
+     ["query", "filter[custom_fields.team][$like]"]),
     ("-/cancel", "filter[colour]=red", ["query", "filter[colour]"]),
     ("-/rerun", "filter[status]=created", ["path", "name"]),
 ])
