@@ -109,11 +109,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ]),
     # A job's string custom fields as rows, written in the job's own transaction: a filter
     # on one (app/store/fields.py) is a range of this index, on either backend, whatever
-    # the key. Values are bounded so an entry fits PostgreSQL's B-tree (2,704 bytes).
+    # the key. Values are bounded so an entry fits PostgreSQL's B-tree (2,704 bytes), and
+    # compared byte by byte, so a `$like` prefix is a range of the index on both backends.
     ("m007_job_fields", [
         """CREATE TABLE job_fields (
-            seq {id_pk}, job_seq BIGINT NOT NULL, workspace TEXT NOT NULL, key TEXT NOT NULL,
-            value TEXT NOT NULL)""",
+            seq {id_pk}, job_seq BIGINT NOT NULL, workspace TEXT NOT NULL,
+            key {binary_text} NOT NULL, value {binary_text} NOT NULL)""",
         _index("job_fields", "workspace", "key", "value", "job_seq", unique=True,
                name="idx_job_fields_lookup"),
         _index("job_fields", "job_seq"),
@@ -125,5 +126,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
 def statements(migration: list[str], dialect) -> list[str]:
     """The migration in the dialect's spelling; `{new_key}` is a fresh random secret."""
     return [statement.replace("{id_pk}", dialect.id_pk)
+            .replace("{binary_text}", dialect.binary_text)
             .replace("{job_fields_backfill}", dialect.job_fields_backfill)
             .replace("{new_key}", secrets.token_hex(32)) for statement in migration]
