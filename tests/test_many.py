@@ -289,7 +289,7 @@ class Recording:
     """A connection that keeps the statements the store runs on it."""
 
     def __init__(self, db):
-        self.db, self.seen = db, []
+        self.db, self.dialect, self.seen = db, db.dialect, []
 
     def execute(self, sql, params=()):
         self.seen.append((sql, params))

@@ -26,14 +26,14 @@ def delete_fields(db, job_seq: int) -> None:
     db.execute("DELETE FROM job_fields WHERE job_seq = ?", (job_seq,))
 
 
-def fields_where(workspace: str, filters: list[tuple], alias: str = "j"
+def fields_where(dialect, workspace: str, filters: list[tuple], alias: str = "j"
                  ) -> tuple[list[str], list]:
     """One clause per (key, op, value) filter: the job is among those whose row matches."""
     clauses, params = [], []
     for key, op, value in filters:
         values = value if isinstance(value, list) else [value]
         test = _TESTS[op].format(marks=", ".join("?" for _ in values))
-        clauses.append(f"{alias}.seq IN (SELECT f.job_seq FROM job_fields f "
-                       f"WHERE f.workspace = ? AND f.key = ? AND {test})")
+        clauses.append(dialect.among(f"{alias}.seq", "SELECT f.job_seq FROM job_fields f "
+                                     f"WHERE f.workspace = ? AND f.key = ? AND {test}"))
         params += [workspace, key, *values]
     return clauses, params

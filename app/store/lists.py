@@ -99,7 +99,7 @@ def _page(db, base: str, clauses: list[str], params: list, alias: str, query: di
     }
 
 
-def jobs_where(workspace: str, query: dict) -> tuple[list[str], list]:
+def jobs_where(db, workspace: str, query: dict) -> tuple[list[str], list]:
     """The clauses (on `jobs j`) of the jobs list's filters: the list, its counts and the
     bulk actions all pick their jobs with these."""
     clauses, params = _where(query, {"status": "j.status", "project": "j.project",
@@ -108,13 +108,13 @@ def jobs_where(workspace: str, query: dict) -> tuple[list[str], list]:
     more, more_params = _operator_where(query, {
         "name": "j.name", "source": "j.source", "created_at": "j.created_at",
         "updated_at": "j.updated_at"})
-    custom, custom_params = fields_where(workspace, query.get("custom_fields", ()))
+    custom, custom_params = fields_where(db.dialect, workspace, query.get("custom_fields", ()))
     return (["j.workspace = ?", *clauses, *more, *custom],
             [workspace, *params, *more_params, *custom_params])
 
 
 def list_jobs(db, workspace: str, query: dict) -> dict:
-    clauses, params = jobs_where(workspace, query)
+    clauses, params = jobs_where(db, workspace, query)
     return _page(db, "jobs j", clauses, params, "j", query, "j.*")
 
 
@@ -129,7 +129,7 @@ def count_jobs(db, workspace: str, query: dict) -> dict:
     entry (12 ms against 20 at 100,000 jobs, bench/many_jobs.py), and as fast on PostgreSQL.
     With one, the jobs its index rows name are grouped instead: counting them per status
     would look each one up once per status."""
-    clauses, params = jobs_where(workspace, query)
+    clauses, params = jobs_where(db, workspace, query)
     where = " AND ".join(clauses)
     if query.get("custom_fields"):
         found = db.execute(f"SELECT j.status, COUNT(*) FROM jobs j WHERE {where} "
@@ -146,7 +146,7 @@ def count_jobs(db, workspace: str, query: dict) -> dict:
 
 def matching_names(db, workspace: str, query: dict, limit: int) -> tuple[int, list[str]]:
     """How many jobs the filters keep, and the names of the first `limit`, oldest first."""
-    clauses, params = jobs_where(workspace, query)
+    clauses, params = jobs_where(db, workspace, query)
     where = " AND ".join(clauses)
     total = db.execute(f"SELECT COUNT(*) FROM jobs j WHERE {where}", params).fetchone()[0]
     names = db.execute(f"SELECT j.name FROM jobs j WHERE {where} "
