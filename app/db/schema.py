@@ -107,11 +107,24 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                name="idx_idempotency_keys_key"),
         _index("idempotency_keys", "created_at"),
     ]),
+    # A job's string custom fields as rows, written in the job's own transaction: a filter
+    # on one (app/store/fields.py) is a range of this index, on either backend, whatever
+    # the key. Values are bounded so an entry fits PostgreSQL's B-tree (2,704 bytes), and
+    # compared byte by byte, so a `$like` prefix is a range of the index on both backends.
+    ("m007_job_fields", [
+        """CREATE TABLE job_fields (
+            seq {id_pk}, job_seq BIGINT NOT NULL, workspace TEXT NOT NULL,
+            key {binary_text} NOT NULL, value {binary_text} NOT NULL)""",
+        _index("job_fields", "workspace", "key", "value", "job_seq", unique=True,
+               name="idx_job_fields_lookup"),
+        _index("job_fields", "job_seq"),
+        "{job_fields_backfill}",
+    ]),
     # The change feed (app/store/events.py): readers read in (txid, seq) order. `seq` is never
     # reused ({serial_pk}: AUTOINCREMENT on SQLite), `txid` the writing transaction's id on
     # PostgreSQL (0 on SQLite, where the write lock makes `seq` commit order). `event_marks`
     # holds the place of the last event pruned.
-    ("m007_events", [
+    ("m008_events", [
         """CREATE TABLE events (
             seq {serial_pk}, txid {event_txid}, workspace TEXT NOT NULL, job TEXT NOT NULL,
             job_id TEXT NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL, step TEXT,
@@ -130,6 +143,8 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
 def statements(migration: list[str], dialect) -> list[str]:
     """The migration in the dialect's spelling; `{new_key}` is a fresh random secret."""
     return [statement.replace("{id_pk}", dialect.id_pk)
+            .replace("{binary_text}", dialect.binary_text)
+            .replace("{job_fields_backfill}", dialect.job_fields_backfill)
             .replace("{serial_pk}", dialect.serial_pk)
             .replace("{event_txid}", dialect.event_txid)
             .replace("{new_key}", secrets.token_hex(32)) for statement in migration]
