@@ -38,6 +38,9 @@ class Server:
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "Server":
+        """Started once it answers and every worker has booted: a signal that reaches a
+        worker still booting is lost, and its stop would wait for the timeout."""
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
@@ -51,7 +54,9 @@ class Server:
                 raise RuntimeError(f"gunicorn exited early:\n{self.log()}")
             try:
                 requests.get(self.url + "/apis/jobs/v2/workspaces/ws/jobs/probe", timeout=1)
-                return self
+                if self._booted() >= self.workers:
+                    return self
+                time.sleep(0.05)
             except (requests.ConnectionError, requests.Timeout):
                 # Not listening yet, or too slow to answer on a busy machine: ask again.
                 time.sleep(0.05)
@@ -66,6 +71,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def _booted(self) -> int:
+        with open(self.log_path, "rb") as log:
+            log.seek(self._log_from)
+            return log.read().count(b"] Worker ready (pid: ")
 
     def kill(self) -> None:
         """SIGKILL the master and every worker at once (they share a process group)."""

@@ -35,7 +35,7 @@ def _one(db, workspace: str, name: str, action: str, dry_run: bool, by) -> dict:
         with transaction(db, job=(workspace, name)):
             before = get_job(db, workspace, name)
             if action == "delete":
-                delete_job(db, workspace, name, None)
+                delete_job(db, workspace, name, None, by)
                 result = _result(name, before["status"], "done")
             else:
                 after = act(db, workspace, name, action, None, by)
