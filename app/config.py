@@ -13,6 +13,7 @@ DEFAULT_SQLITE_SYNCHRONOUS = "full"  # the first of the choices below
 PG_MAX_TIMEOUT_MS = 2_147_483_647  # PostgreSQL's lock_timeout and statement_timeout: an int
 DEFAULT_ARTIFACTS_DIR = "artifacts"
 DEFAULT_LOG_RETENTION_DAYS = 30
+DEFAULT_RECONCILE_SECONDS = 2.0  # upstream's reconciler runs every 2 s too
 # gunicorn.conf.py reads these through gunicorn_settings().
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
@@ -42,6 +43,40 @@ def _integer(name: str, default: int, minimum: int, unit: str,
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
         raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} {bounds}"
                           f" (default {default})")
+    return number
+
+
+def _number(name: str, default: float | None, minimum: float, unit: str,
+            above: bool = False) -> float | None:
+    """A number, fractions allowed: ≥ `minimum`, or > it with `above`; unset: `default`."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if (number is None or number != number or number in (float("inf"), float("-inf"))
+            or number < minimum or (above and number == minimum)):
+        bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
+        said = "unset" if default is None else f"{default:g}"
+        raise ConfigError(f"{name}={value!r}: must be a number of {unit} {bound}"
+                          f" (default {said})")
+    return number
+
+
+def _optional_integer(name: str, minimum: int, unit: str) -> int | None:
+    """A whole number ≥ `minimum`, or None when unset."""
+    if _raw(name) is None:
+        return None
+    value = _raw(name)
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} ≥ {minimum}"
+                          " (default unset)")
     return number
 
 
@@ -89,6 +124,18 @@ def from_environment() -> dict:
         "JOBS_LOG_RETENTION_DAYS": _integer("JOBS_LOG_RETENTION_DAYS",
                                             DEFAULT_LOG_RETENTION_DAYS, 0, "days"),
         "JOBS_EXECUTION_PROFILES": _raw("JOBS_EXECUTION_PROFILES"),
+        # The reconciler (app/reconciler.py): how often it runs; 0 turns it off.
+        "JOBS_RECONCILE_SECONDS": _number("JOBS_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS,
+                                          0, "seconds"),
+        # Deadlines of steps whose executor names no configured execution profile
+        # (unset: none); a profile's own ttl_seconds_* apply to the others.
+        "JOBS_DEFAULT_TTL_SECONDS_ACTIVE": _optional_integer(
+            "JOBS_DEFAULT_TTL_SECONDS_ACTIVE", 1, "seconds"),
+        "JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE": _optional_integer(
+            "JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE", 1, "seconds"),
+        # Finished jobs not updated for this long are deleted (unset: kept for ever).
+        "JOBS_JOB_RETENTION_DAYS": _number("JOBS_JOB_RETENTION_DAYS", None, 0, "days",
+                                           above=True),
     }
 
 

@@ -107,6 +107,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                name="idx_idempotency_keys_key"),
         _index("idempotency_keys", "created_at"),
     ]),
+    # The reconciler's reads (app/store/deadlines.py, retention.py): unfinished steps in seq
+    # order, finished jobs oldest first, across every workspace.
+    ("m007_reconciler_indexes", [
+        _index("steps", "status", "seq"),
+        _index("jobs", "updated_at"),
+    ]),
 ]
 
 
