@@ -1,8 +1,8 @@
 """Retention of finished jobs: a job in a terminal status whose last update is older than
 the cut-off is deleted with everything that hangs off it (app/store/jobs.delete_tree).
 
-Deletion goes a few jobs at a time, each batch its own short transaction: first their log
-lines (the bulk), a bounded number per transaction, then the rest of their trees. Every
+Deletion goes a few jobs at a time, each batch its own short transaction: their log lines
+(the bulk) a bounded number per transaction, the last of them with the rest of the trees. Every
 transaction re-reads which of the batch's jobs are still finished and old, locked, so a job
 rerun meanwhile is kept; on PostgreSQL a job another writer holds is skipped (SKIP LOCKED)
 and found again by a later pass.
@@ -18,8 +18,8 @@ from ..db import transaction
 from .jobs import delete_tree
 from .rows import all_rows
 
-JOBS_PER_BATCH = 20
-LOG_LINES_PER_BATCH = 2000
+JOBS_PER_BATCH = 10
+LOG_LINES_PER_BATCH = 1000
 
 _FINISHED = ", ".join(f"'{s.value}'" for s in TERMINAL)
 _EXPIRED = f"status IN ({_FINISHED}) AND updated_at < ?"
@@ -66,7 +66,11 @@ def _locked_expired(db, seqs: list[int], before: str) -> list[dict]:
 
 
 def _delete_batch(db, seqs: list[int], before: str) -> set[int]:
-    while True:  # log lines first, a bounded number per transaction
+    """Log lines a bounded number per transaction, and in the transaction that finds the
+    last of them, the rest of the trees. After each transaction the prune rests as long as
+    that transaction took, so it never holds the write lock more than half the time."""
+    while True:
+        began = time.monotonic()
         with transaction(db):
             jobs = _locked_expired(db, seqs, before)
             if not jobs:
@@ -76,10 +80,9 @@ def _delete_batch(db, seqs: list[int], before: str) -> set[int]:
                 f"""DELETE FROM logs WHERE seq IN (SELECT seq FROM logs
                         WHERE job_id IN ({marks}) LIMIT ?)""",
                 (*[j["id"] for j in jobs], LOG_LINES_PER_BATCH)).rowcount
+            if removed < LOG_LINES_PER_BATCH:
+                for job in jobs:
+                    delete_tree(db, job)
+        time.sleep(time.monotonic() - began)
         if removed < LOG_LINES_PER_BATCH:
-            break
-    with transaction(db):
-        jobs = _locked_expired(db, seqs, before)
-        for job in jobs:
-            delete_tree(db, job)
-    return {j["seq"] for j in jobs}
+            return {j["seq"] for j in jobs}
