@@ -70,6 +70,7 @@ class Reconciler:
         self.after_seq = 0  # where the next pass goes on among the steps
         self.db = None
         self.stop = threading.Event()
+        self._last_failure: str | None = None  # said once until it changes or clears
 
     def run(self) -> None:
         lease_changed.send(os.getpid(), held=False)
@@ -80,10 +81,11 @@ class Reconciler:
 
     def tick(self) -> None:
         try:
-            held = self.lease.acquire()
+            held = answered = self.lease.acquire()
+            answered = True
         except Exception as exc:  # the database unreachable: not held, try again later
-            _line("reconciler_lease_error", error=_said(exc))
-            held = False
+            self._failed("reconciler_lease_error", exc)
+            held = answered = False
         if held != self.held:
             self.held = held
             lease_changed.send(os.getpid(), held=held)
@@ -92,6 +94,8 @@ class Reconciler:
                 self._drop_connection()
         if held:
             self.run_pass()
+        elif answered:
+            self._last_failure = None  # the database answers again
 
     def run_pass(self) -> dict:
         started = time.monotonic()
@@ -103,8 +107,10 @@ class Reconciler:
             self._pass(self.db, actions, started + self.budget)
         except Exception as exc:
             failed = True
-            _line("reconciler_pass_failed", error=_said(exc), **_nonzero(actions))
+            self._failed("reconciler_pass_failed", exc, **_nonzero(actions))
             self._drop_connection()
+        if not failed:
+            self._last_failure = None
         seconds = time.monotonic() - started
         reconciler_passed.send(os.getpid(), seconds=seconds, failed=failed, actions=actions)
         if not failed and any(actions.values()):
@@ -147,6 +153,14 @@ class Reconciler:
             actions["stale_step"] += 1
             return
         actions["stale_task"] += len(reap(db, stale_tasks_of(db, step, timeout)))
+
+    def _failed(self, event: str, exc: Exception, **fields) -> None:
+        """One line per failure, not one per interval while the same failure lasts (an
+        outage of the database would say it every pass in every worker)."""
+        said = f"{event}: {_said(exc)}"
+        if said != self._last_failure or fields:
+            _line(event, error=_said(exc), **fields)
+        self._last_failure = said
 
     def _drop_connection(self) -> None:
         if self.db is not None:

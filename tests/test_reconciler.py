@@ -211,3 +211,32 @@ def test_settings_take_fractions_and_zero_turns_the_reconciler_off(monkeypatch):
     assert reconciling.start(settings) is None
     monkeypatch.delenv("JOBS_RECONCILE_SECONDS")
     assert config.from_environment()["JOBS_RECONCILE_SECONDS"] == 2
+
+
+def test_a_failing_pass_is_said_once_and_the_next_pass_runs(app, api, query, monkeypatch):
+    made = Reconciler({**app.config, "JOBS_DEFAULT_TTL_SECONDS_ACTIVE": 60})
+    lines = []
+    monkeypatch.setattr(reconciling, "_line", lambda event, **f: lines.append({"event": event,
+                                                                              **f}))
+    broken = {"on": True}
+
+    def steps(db, after, limit):
+        if broken["on"]:
+            raise RuntimeError("no such table: steps")
+        return unfinished_steps(db, after, limit)
+    monkeypatch.setattr(reconciling, "unfinished_steps", steps)
+    try:
+        made.tick(), made.tick()
+        assert made.held
+        api.create_job("j1")
+        move(api, "j1", "active")
+        query("UPDATE steps SET created_at = ?", (ago(seconds=70),))
+        broken["on"] = False
+        made.tick()
+    finally:
+        made._drop_connection()
+        made.lease.release()
+    events = [line["event"] for line in lines]
+    assert events == ["reconciler_lease", "reconciler_pass_failed", "reconciler_pass"], lines
+    assert lines[1]["error"] == "RuntimeError: no such table: steps"
+    assert step_of(api, "j1")["status"] == "error"
