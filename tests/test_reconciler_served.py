@@ -142,7 +142,8 @@ def wait_for(check, seconds):
     return check()
 
 
-def test_overdue_steps_fail_with_upstreams_message_and_a_report_just_before_wins(hosts):
+def test_overdue_steps_fail_with_upstreams_message_and_a_report_just_before_wins(
+        hosts, record_property):
     url = hosts.url
     create(url, "late-pending", status="pending")
     create(url, "late-active", status="active", tasks=["t0", "t1"])
@@ -161,6 +162,7 @@ def test_overdue_steps_fail_with_upstreams_message_and_a_report_just_before_wins
         assert step["error_details"] == {"message": TIMED_OUT}
         assert job["error_details"] == {"message": TIMED_OUT}
         late = parse(step["updated_at"]) - parse(step["created_at"]) - timedelta(seconds=TTL)
+        record_property(f"{name}_late_seconds", late.total_seconds())
         assert timedelta(0) < late <= timedelta(seconds=2 * INTERVAL), late
         # Its unfinished tasks end with it, as upstream's backends end theirs.
         assert [(t["status"], t["error_details"]) for t in step["tasks"]] == [
@@ -233,12 +235,14 @@ def test_one_worker_holds_the_lease_and_metrics_say_which(hosts):
         assert len(hosts.holders(server)) == 2  # both workers of each host report
     held = [v for s in hosts.servers for v in hosts.holders(s).values()]
     assert sorted(held) == [0.0] * (len(held) - 1) + [1.0]
-    text = requests.get(hosts.url + "/metrics", timeout=5).text
+    holder = next(s for s in hosts.servers if 1.0 in hosts.holders(s).values())
+    text = requests.get(holder.url + "/metrics", timeout=5).text
     assert re.search(r'^jobs_reconciler_passes_total\{outcome="ok"\} [1-9]', text, re.M)
     assert re.search(r'^jobs_reconciler_pass_seconds_count [1-9]', text, re.M)
 
 
-def test_when_the_holder_is_killed_another_takes_over_within_two_intervals(hosts):
+def test_when_the_holder_is_killed_another_takes_over_within_two_intervals(
+        hosts, record_property):
     holder = next(s for s in hosts.servers if 1.0 in hosts.holders(s).values())
     pid = next(p for p, v in hosts.holders(holder).items() if v == 1.0)
     others = [s for s in hosts.servers if s is not holder] or [holder]
@@ -259,15 +263,17 @@ def test_when_the_holder_is_killed_another_takes_over_within_two_intervals(hosts
         return None
     assert wait_for(new_holder, 4 * INTERVAL)
     takeover = time.monotonic() - killed
+    record_property("takeover_seconds", takeover)
     assert takeover <= 2 * INTERVAL + 0.5, takeover  # 0.5 s: the polling's own latency
     job = wait_for(lambda: (t := tree(others[0].url, "orphan"))["status"] == "error" and t,
                    TTL + 3)
     step = job["steps"][0]
     late = parse(step["updated_at"]) - parse(step["created_at"]) - timedelta(seconds=TTL)
+    record_property("orphan_late_seconds", late.total_seconds())
     assert timedelta(0) < late <= timedelta(seconds=2 * INTERVAL), late
     time.sleep(0.3)
     # Never two at once: every sample saw at most one holder, and the lease was taken
     # twice in all, once before the kill and once after.
     assert hosts.samples and max(hosts.samples) == 1, hosts.samples
     taken = [line["pid"] for line in hosts.lease_lines() if line["held"]]
-    assert len(taken) == 2 and str(taken[0]) == pid, taken
+    assert len(taken) == 2 and pid in map(str, taken), taken
