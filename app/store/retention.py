@@ -20,6 +20,9 @@ from .rows import all_rows
 
 JOBS_PER_BATCH = 10
 LOG_LINES_PER_BATCH = 1000
+# After each transaction the prune rests this many times as long as it took: it holds the
+# write lock at most a third of the time, so writers beside it wait little (bench/prune.py).
+REST_FACTOR = 2
 
 _FINISHED = ", ".join(f"'{s.value}'" for s in TERMINAL)
 _EXPIRED = f"status IN ({_FINISHED}) AND updated_at < ?"
@@ -67,8 +70,7 @@ def _locked_expired(db, seqs: list[int], before: str) -> list[dict]:
 
 def _delete_batch(db, seqs: list[int], before: str) -> set[int]:
     """Log lines a bounded number per transaction, and in the transaction that finds the
-    last of them, the rest of the trees. After each transaction the prune rests as long as
-    that transaction took, so it never holds the write lock more than half the time."""
+    last of them, the rest of the trees; after each transaction, a rest (REST_FACTOR)."""
     while True:
         began = time.monotonic()
         with transaction(db):
@@ -83,6 +85,6 @@ def _delete_batch(db, seqs: list[int], before: str) -> set[int]:
             if removed < LOG_LINES_PER_BATCH:
                 for job in jobs:
                     delete_tree(db, job)
-        time.sleep(time.monotonic() - began)
+        time.sleep(REST_FACTOR * (time.monotonic() - began))
         if removed < LOG_LINES_PER_BATCH:
             return {j["seq"] for j in jobs}
