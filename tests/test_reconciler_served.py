@@ -226,8 +226,10 @@ def test_retention_deletes_only_finished_old_jobs_and_they_are_gone_everywhere(h
         assert requests.get(base + path, timeout=10).status_code == 404, path
     listed = [j["name"] for j in requests.get(url + JOBS, timeout=10).json()["data"]]
     assert "old-done" not in listed and {"old-running", "new-done"} <= set(listed)
-    assert any(json.loads(line).get("pruned_job") for s in hosts.servers
-               for line in s.log().splitlines() if line.startswith('{"event":"reconciler_pass"'))
+    # The pass says what it did once it ends, a moment after its deletes commit.
+    assert wait_for(lambda: any(
+        json.loads(line).get("pruned_job") for s in hosts.servers for line in s.log().splitlines()
+        if line.startswith('{"event":"reconciler_pass"')), 2 * INTERVAL)
 
 
 def test_one_worker_holds_the_lease_and_metrics_say_which(hosts):
