@@ -43,7 +43,8 @@ def create_app(overrides: dict | None = None):
 
 def register_api(app) -> None:
     """The API's views under API_PREFIX (app/docs.py also builds its document from these)."""
-    from . import jobs, logs, profiles, results, steps, tasks
+    from . import bulk, jobs, logs, profiles, results, steps, tasks
 
-    for blueprint in (jobs.bp, steps.bp, tasks.bp, results.bp, logs.bp, profiles.bp):
+    for blueprint in (jobs.bp, bulk.bp, steps.bp, tasks.bp, results.bp, logs.bp,
+                      profiles.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -138,22 +138,29 @@ def query_args(schema: Schema) -> dict:
     """The query string loaded by `schema`. List filters may repeat or be comma-separated;
     an unknown `filter[...]` key is refused rather than silently ignored."""
     known = {f.data_key or name: f for name, f in schema.fields.items()}
+    patterned = getattr(schema, "patterned", None)  # keys no field names (custom fields)
     raw: dict = {}
-    errors = []
+    found, errors = [], []
     for key in request.args:
         values = request.args.getlist(key)
         if key in known:
             many = isinstance(known[key], fields.List)
             raw[key] = [p for v in values for p in v.split(",")] if many else values[-1]
         elif key.startswith("filter"):
-            errors.append(error("extra_forbidden", ["query", key], f"Unknown filter '{key}'.",
-                                values[-1]))
+            one, problems = patterned(key, values) if patterned else (None, [])
+            if one is None and not problems:
+                problems = [error("extra_forbidden", ["query", key],
+                                  f"Unknown filter '{key}'.", values[-1])]
+            found += [one] if one else []
+            errors += problems
     try:
         loaded = schema.load(raw)
     except ValidationError as exc:
         errors += validation_errors(exc.messages, "query", raw)
     if errors:
         raise RequestValidationError(errors)
+    if patterned:
+        loaded["custom_fields"] = found
     return loaded
 
 

@@ -6,7 +6,7 @@ from schemas import plain_dumper
 from schemas.history import HistoryPageSchema, PageQuerySchema
 from schemas.job import (ActionSchema, JobCreateSchema, JobPageSchema, JobSchema, JobStatusSchema,
                          StatusDetailsSchema)
-from schemas.query import JobListQuerySchema
+from schemas.query import CUSTOM_FIELDS_HELP, JobListQuerySchema
 
 from . import profiles, store
 from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
@@ -38,7 +38,7 @@ def create_job(workspace, body):
 
 
 @bp.get("/workspaces/<workspace>/jobs")
-@operation("List jobs")
+@operation("List jobs", description=CUSTOM_FIELDS_HELP)
 @arguments(_query)
 @answers(200, _page, "A page", etag=OPAQUE)
 @answers(304)

@@ -2,9 +2,10 @@
 
 import re
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from .fields import Instant, StatusField
+from .errors import error, validation_errors
+from .fields import NAME_PATTERN, Instant, StatusField, valid_name
 
 # Beyond this a page's offset no longer fits SQLite's integers; no list is that long.
 MAX_PAGE = 1_000_000_000
@@ -37,7 +38,7 @@ def _range(field: str) -> dict:
     return {f"{field}__{op}": Instant(data_key=f"filter[{field}][${op}]") for op in ("gte", "lte")}
 
 
-class ListQuerySchema(Schema.from_dict({
+class FilterSchema(Schema.from_dict({
         **_operators("name"), **_operators("source"),
         **_range("created_at"), **_range("updated_at")})):
     """`filter[status]` (and the steps list's `filter[job]`) may repeat or hold a
@@ -47,9 +48,6 @@ class ListQuerySchema(Schema.from_dict({
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1000))
-    sort = fields.String(validate=validate.OneOf(SORTS))
     # Never empty: query_args splits a value on commas, which gives at least one item.
     status = fields.List(StatusField(), data_key="filter[status]", metadata={"minItems": 1})
     project = fields.String(data_key="filter[project]")
@@ -58,8 +56,74 @@ class ListQuerySchema(Schema.from_dict({
     workspace = fields.String(data_key="filter[workspace]")
 
 
-class JobListQuerySchema(ListQuerySchema):
+class ListQuerySchema(FilterSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    page_size = fields.Integer(load_default=10, validate=validate.Range(min=1, max=1000))
+    sort = fields.String(validate=validate.OneOf(SORTS))
+
+
+# A custom field a filter can match: a string of at most FIELD_VALUE_MAX characters under a
+# key of at most FIELD_KEY_MAX (app/store/fields.py indexes exactly those; PostgreSQL's B-tree
+# bounds an index entry).
+FIELD_VALUE_MAX, FIELD_KEY_MAX = 255, 63
+_CUSTOM_KEY = re.compile(r"filter\[custom_fields\.([^\[\]]*)\](?:\[\$(\w+)\])?\Z")
+_value = validate.Length(max=FIELD_VALUE_MAX)
+_CUSTOM_OPS = {
+    "eq": fields.String(validate=_value),
+    "in": fields.List(fields.String(validate=_value), validate=_choices),
+    "like": fields.String(validate=[_like, _value]),
+}
+CUSTOM_FIELDS_HELP = (
+    "`filter[custom_fields.<key>]=v` (also `[$in]=a,b` and `[$like]=p`) keeps the jobs whose "
+    "`custom_fields` hold the string `v` under the top-level `<key>`; `<key>` follows the "
+    f"name pattern, and values of more than {FIELD_VALUE_MAX} characters never match.")
+
+
+def custom_field_filter(key: str, values: list[str]) -> tuple[tuple | None, list[dict]]:
+    """`filter[custom_fields.<key>][$op]=...` as (key, op, value), or the errors it has. None
+    and no errors: the query key is no custom field filter at all."""
+    found = _CUSTOM_KEY.match(key)
+    if found is None:
+        return None, []
+    name, op = found.group(1), found.group(2) or "eq"
+    if op not in _CUSTOM_OPS:
+        return None, [error("extra_forbidden", ["query", key], f"Unknown filter '{key}'.",
+                            values[-1])]
+    if not valid_name(name):
+        return None, [error("string_pattern_mismatch", ["query", key],
+                            f"The custom field '{name}' must match the name pattern.", name,
+                            {"pattern": NAME_PATTERN})]
+    raw = [p for v in values for p in v.split(",")] if op == "in" else values[-1]
+    try:
+        return (name, op, _CUSTOM_OPS[op].deserialize(raw)), []
+    except ValidationError as exc:
+        return None, validation_errors({key: exc.messages}, "query", {key: raw})
+
+
+class JobFilterSchema(FilterSchema):
+    """The jobs' filters, custom fields included (app.http.query_args reads those keys
+    through `patterned`: they are not known ahead, so no field declares them)."""
+
+    patterned = staticmethod(custom_field_filter)
+
+
+class JobListQuerySchema(ListQuerySchema, JobFilterSchema):
     sort = fields.String(load_default="-created_at", validate=validate.OneOf(JOB_SORTS))
+
+
+class JobCountsQuerySchema(JobFilterSchema):
+    """`GET .../jobs/-/counts`: the list's filters, nothing else."""
+
+
+BULK_MAX = 1000
+
+
+class BulkQuerySchema(JobFilterSchema):
+    """`POST .../jobs/-/{action}`: the list's filters (at least one: app/bulk.py), how many
+    jobs at most, and whether only to say what would happen."""
+
+    limit = fields.Integer(load_default=BULK_MAX, validate=validate.Range(min=1, max=BULK_MAX))
+    dry_run = fields.Boolean(load_default=False)
 
 
 class StepListQuerySchema(ListQuerySchema):

@@ -12,9 +12,10 @@ repeated step names in one job, nesting deeper than JOBS_MAX_JSON_DEPTH, a log l
 the job does not have (`unknown_step`), an artifact URL in another workspace than the path's
 (`artifact_outside_workspace`), a page cursor the service did not issue (`invalid_cursor`:
 cursors are opaque and signed), an Idempotency-Key already used for another request
-(`idempotency_key_reused`), or a string holding U+0000 (`json_invalid`: PostgreSQL's text
-cannot store it, so no backend accepts it). Those are the only refusals of schema-valid data allowed;
-anything else fails the test.
+(`idempotency_key_reused`), a bulk action that names no filter (`filter_required`: "at
+least one of these parameters" is no schema's word), or a string holding U+0000
+(`json_invalid`: PostgreSQL's text cannot store it, so no backend accepts it). Those are the
+only refusals of schema-valid data allowed; anything else fails the test.
 """
 
 import atexit
@@ -39,7 +40,8 @@ from .conftest import platform_spec  # noqa: E402
 
 EXAMPLES = 50
 STATEFUL_REFUSALS = {"invalid_transition", "json_too_deep", "unknown_step",
-                     "artifact_outside_workspace", "invalid_cursor", "idempotency_key_reused"}
+                     "artifact_outside_workspace", "invalid_cursor", "idempotency_key_reused",
+                     "filter_required"}
 
 
 def _app():

@@ -640,3 +640,47 @@ def test_with_tokens_on_a_download_is_fetched_with_the_bearer_token(page, guarde
     page.locator("#results li", has_text="gone").get_by_role("link", name="Download").click()
     expect(page.locator("#action-said")).to_have_text(
         "Download failed: The artifact of result 'gone' for job 'secret-job' is not there.")
+
+
+def test_the_list_counts_each_status_and_cancels_the_matching_jobs_after_a_confirmation(
+        page, service):
+    for n in range(3):
+        service.create_job(f"sweep-{n}", steps=("only",))
+    service.move_step("sweep-1", "only", "active")
+    service.create_job("done", steps=("only",))
+    service.move_step("done", "only", "active")
+    service.move_step("done", "only", "completed")
+    page.goto(service.list_page() + "&status=created&status=active")
+    count = page.locator("[data-count]")
+    expect(page.locator("[data-count=created]")).to_have_text("2")
+    expect(page.locator("[data-count=active]")).to_have_text("1")
+    expect(page.locator("[data-count=completed]")).to_have_text("1")
+    expect(page.locator("[data-count=error]")).to_have_text("0")
+    assert count.count() == 10
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss() if len(asked) == 1 else dialog.accept()
+
+    page.on("dialog", answer)
+    button = page.get_by_role("button", name="Cancel matching")
+    button.click()  # dismissed: nothing happens
+    expect(page.locator("#bulk-said")).to_be_hidden()
+    assert service.job("sweep-0")["status"] == "created"
+    button.click()
+    assert asked == [f"Cancel 3 jobs (created, active) in '{service.ws}'?"] * 2
+    expect(page.locator("#bulk-said")).to_have_text(
+        "Cancel matching: 3 cancelled, 0 unchanged, 0 refused.")
+    assert [service.job(f"sweep-{n}")["status"] for n in range(3)] == [
+        "cancelled", "cancelling", "cancelled"]
+    assert service.job("done")["status"] == "completed"
+    expect(page.locator("[data-count=cancelled]")).to_have_text("2", timeout=LIVE_MS)
+    expect(button).to_be_disabled(timeout=LIVE_MS)  # no job is created or active any more
+
+
+def test_without_a_status_ticked_there_is_no_cancel_matching(page, service):
+    service.create_job("alpha", steps=("only",))
+    page.goto(service.list_page())
+    expect(page.locator("[data-count=created]")).to_have_text("1")
+    expect(page.get_by_role("button", name="Cancel matching")).to_have_count(0)

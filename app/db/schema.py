@@ -107,9 +107,22 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                name="idx_idempotency_keys_key"),
         _index("idempotency_keys", "created_at"),
     ]),
+    # A job's string custom fields as rows, written in the job's own transaction: a filter
+    # on one (app/store/fields.py) is a range of this index, on either backend, whatever
+    # the key. Values are bounded so an entry fits PostgreSQL's B-tree (2,704 bytes), and
+    # compared byte by byte, so a `$like` prefix is a range of the index on both backends.
+    ("m007_job_fields", [
+        """CREATE TABLE job_fields (
+            seq {id_pk}, job_seq BIGINT NOT NULL, workspace TEXT NOT NULL,
+            key {binary_text} NOT NULL, value {binary_text} NOT NULL)""",
+        _index("job_fields", "workspace", "key", "value", "job_seq", unique=True,
+               name="idx_job_fields_lookup"),
+        _index("job_fields", "job_seq"),
+        "{job_fields_backfill}",
+    ]),
     # The reconciler's reads (app/store/deadlines.py, retention.py): unfinished steps in seq
     # order, finished jobs oldest first, across every workspace.
-    ("m007_reconciler_indexes", [
+    ("m008_reconciler_indexes", [
         _index("steps", "status", "seq"),
         _index("jobs", "updated_at"),
     ]),
@@ -119,4 +132,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
 def statements(migration: list[str], dialect) -> list[str]:
     """The migration in the dialect's spelling; `{new_key}` is a fresh random secret."""
     return [statement.replace("{id_pk}", dialect.id_pk)
+            .replace("{binary_text}", dialect.binary_text)
+            .replace("{job_fields_backfill}", dialect.job_fields_backfill)
             .replace("{new_key}", secrets.token_hex(32)) for statement in migration]

@@ -8,7 +8,8 @@ schema on each call and are kept for migrations.
 
 from .jobs import (act, create_job, delete_job, get_job, job_history, merge_status_details,
                    rerun, status_tree)
-from .lists import list_jobs, list_steps
+from .bulk import bulk_act
+from .lists import count_jobs, list_jobs, list_steps
 from .logs import append_logs, cursor_key, prune_logs, read_logs
 from .results import create_result, get_result, list_results
 from .reaper import reap_stale
@@ -18,7 +19,8 @@ from .steps import get_step, update_step_status
 from .tasks import get_task, list_tasks, put_task, task_history
 
 __all__ = [
-    "act", "create_job", "delete_job", "get_job", "get_step", "get_task", "list_jobs",
+    "act", "bulk_act", "count_jobs", "create_job", "delete_job", "get_job", "get_step",
+    "get_task", "list_jobs",
     "list_steps", "list_tasks", "merge_status_details", "put_task", "rerun", "status_tree",
     "update_step_status", "job_history", "task_history", "reap_stale",
     "append_logs", "cursor_key", "prune_logs", "read_logs",

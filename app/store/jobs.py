@@ -8,6 +8,7 @@ from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
 from ..db import transaction
 from ..errors import Conflict, MoveRefused
 from . import history
+from .fields import delete_fields, write_fields
 from .history import record
 from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status
@@ -34,6 +35,7 @@ def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
                           (workspace, name)).fetchone():
                 raise taken
             insert(db, "jobs", job)
+            write_fields(db, job)
             record(db, "job", job, job["id"], None, job["status"], at, by, 1)
             _insert_steps(db, job, at, by)
     except db.IntegrityError:
@@ -87,6 +89,7 @@ def delete_tree(db, job: dict) -> None:
     db.execute("DELETE FROM history WHERE job_id = ?", (job["id"],))
     db.execute("DELETE FROM results WHERE job_id = ?", (job["id"],))
     db.execute("DELETE FROM logs WHERE job_id = ?", (job["id"],))
+    delete_fields(db, job["seq"])
     db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
 
 

@@ -4,6 +4,9 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
+from statemachine import Status
+
+from .fields import fields_where
 from .jobs import get_job
 from .rows import all_rows, pagination
 
@@ -52,12 +55,19 @@ def _echo(query: dict) -> dict:
     """The filters as the answer repeats them, in upstream's shape."""
     echo = {k: query[k] for k in ("status", "project", "name", "source", "job", "workspace")
             if k in query}
-    for key, value in query.items():
-        field, _, op = key.partition("__")
-        if op:
-            plain = echo.get(field)
-            echo[field] = {**(plain if isinstance(plain, dict) else
-                              {} if plain is None else {"$eq": plain}), f"${op}": value}
+    operators = [(field, op, value) for key, value in query.items()
+                 for field, _, op in [key.partition("__")] if op]
+    # filter[custom_fields.k]=v is a plain filter, as filter[name]=v is.
+    for key, op, value in query.get("custom_fields", ()):
+        field = f"custom_fields.{key}"
+        if op == "eq" and field not in echo:
+            echo[field] = value
+        else:
+            operators.append((field, op, value))
+    for field, op, value in operators:
+        plain = echo.get(field)
+        echo[field] = {**(plain if isinstance(plain, dict) else
+                          {} if plain is None else {"$eq": plain}), f"${op}": value}
     return echo
 
 
@@ -89,16 +99,59 @@ def _page(db, base: str, clauses: list[str], params: list, alias: str, query: di
     }
 
 
-def list_jobs(db, workspace: str, query: dict) -> dict:
+def jobs_where(db, workspace: str, query: dict) -> tuple[list[str], list]:
+    """The clauses (on `jobs j`) of the jobs list's filters: the list, its counts and the
+    bulk actions all pick their jobs with these."""
     clauses, params = _where(query, {"status": "j.status", "project": "j.project",
                                      "name": "j.name", "source": "j.source",
                                      "workspace": "j.workspace"})
     more, more_params = _operator_where(query, {
         "name": "j.name", "source": "j.source", "created_at": "j.created_at",
         "updated_at": "j.updated_at"})
-    clauses, params = clauses + more, params + more_params
-    return _page(db, "jobs j", ["j.workspace = ?", *clauses], [workspace, *params], "j",
-                 query, "j.*")
+    custom, custom_params = fields_where(db.dialect, workspace, query.get("custom_fields", ()))
+    return (["j.workspace = ?", *clauses, *more, *custom],
+            [workspace, *params, *more_params, *custom_params])
+
+
+def list_jobs(db, workspace: str, query: dict) -> dict:
+    clauses, params = jobs_where(db, workspace, query)
+    return _page(db, "jobs j", clauses, params, "j", query, "j.*")
+
+
+STATUSES = sorted(s.value for s in Status)  # the order counts are answered in
+
+
+def count_jobs(db, workspace: str, query: dict) -> dict:
+    """How many jobs the filters keep, by status (only those with some), from the indexes.
+
+    Without a custom-field filter each status is counted in its own range of the
+    (workspace, status) index: on SQLite that is about twice as fast as grouping every
+    entry (12 ms against 20 at 100,000 jobs, bench/many_jobs.py), and as fast on PostgreSQL.
+    With one, the jobs its index rows name are grouped instead: counting them per status
+    would look each one up once per status."""
+    clauses, params = jobs_where(db, workspace, query)
+    where = " AND ".join(clauses)
+    if query.get("custom_fields"):
+        found = db.execute(f"SELECT j.status, COUNT(*) FROM jobs j WHERE {where} "
+                           "GROUP BY j.status ORDER BY j.status", params).fetchall()
+    else:
+        statuses = sorted(set(query.get("status") or STATUSES))
+        counts = db.execute("SELECT " + ", ".join(
+            f"(SELECT COUNT(*) FROM jobs j WHERE {where} AND j.status = ?)" for _ in statuses),
+            [p for status in statuses for p in (*params, status)]).fetchone()
+        found = zip(statuses, counts)
+    by_status = {status: n for status, n in found if n}
+    return {"total": sum(by_status.values()), "by_status": by_status}
+
+
+def matching_names(db, workspace: str, query: dict, limit: int) -> tuple[int, list[str]]:
+    """How many jobs the filters keep, and the names of the first `limit`, oldest first."""
+    clauses, params = jobs_where(db, workspace, query)
+    where = " AND ".join(clauses)
+    total = db.execute(f"SELECT COUNT(*) FROM jobs j WHERE {where}", params).fetchone()[0]
+    names = db.execute(f"SELECT j.name FROM jobs j WHERE {where} "
+                       f"ORDER BY j.created_at, j.seq LIMIT ?", [*params, limit]).fetchall()
+    return total, [name for (name,) in names]
 
 
 _STEP_COLUMNS = """s.seq, s.id, j.name AS job, s.attempt_id, j.fileset, s.name, s.workspace,

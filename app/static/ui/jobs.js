@@ -1,5 +1,6 @@
 // The jobs list: one page of a workspace's jobs, newest first, each with its steps counted
-// by status. Both reads are conditional, so a list that did not change costs two 304s.
+// by status, and the workspace's jobs counted by status beside the status filter. Every
+// read is conditional, so a list that did not change costs three 304s.
 "use strict";
 
 (() => {
@@ -9,6 +10,8 @@
   const base = encodeURIComponent(workspace) + "/jobs";
   const rows = document.querySelector("#jobs tbody");
   let jobs = null, jobsTag = null, steps = [], stepsTag = null, shown = "";
+  let counts = null, countsTag = null;
+  const BULK_MAX = 1000;  // the most one bulk action takes (the service's `limit`)
 
   async function tick() {
     const filter = statuses ? "&filter[status]=" + encodeURIComponent(statuses) : "";
@@ -16,8 +19,50 @@
     if (answer.status === 200) [jobs, jobsTag] = [answer.body, answer.etag];
     else if (answer.status !== 304) { clear(); return ui.says(answer); }
     await countSteps(jobs.data.map((job) => job.name));
+    const tally = await ui.get(`${base}/-/counts`, countsTag);
+    if (tally.status === 200) [counts, countsTag] = [tally.body, tally.etag];
     render();
+    showCounts();
   }
+
+  // Each status's label carries how many of the workspace's jobs have it.
+  function showCounts() {
+    const by = (counts && counts.by_status) || {};
+    for (const label of document.querySelectorAll("[data-count]")) {
+      label.textContent = counts ? String(by[label.dataset.count] || 0) : "";
+    }
+    const button = document.getElementById("cancel-matching");
+    if (!button) return;
+    const matching = matched();
+    button.disabled = !counts || matching === 0;
+    button.title = button.disabled ? "No job has the statuses ticked" : "";
+  }
+
+  const matched = () => statuses.split(",").reduce((n, s) => n + ((counts && counts.by_status[s]) || 0), 0);
+  const plural = (n, word) => `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
+
+  function said(text) {
+    const p = document.getElementById("bulk-said");
+    p.textContent = text;
+    p.hidden = !text;
+  }
+
+  // Cancel every job with the ticked statuses, after a confirmation that says how many.
+  const cancelMatching = document.getElementById("cancel-matching");
+  if (cancelMatching) cancelMatching.addEventListener("click", async () => {
+    const n = matched();
+    const some = n > BULK_MAX ? `the oldest ${plural(BULK_MAX, "job")} of ${n.toLocaleString("en")}` : plural(n, "job");
+    if (!confirm(`Cancel ${some} (${statuses.split(",").join(", ")}) in '${workspace}'?`)) return;
+    said("");
+    const answer = await ui.call("POST", `${base}/-/cancel?filter[status]=${encodeURIComponent(statuses)}`);
+    if (!answer.ok) { said(ui.says(answer)); return; }
+    const by = {done: 0, unchanged: 0, refused: 0};
+    for (const result of answer.body.results) by[result.outcome] += 1;
+    const refusal = answer.body.results.find((r) => r.outcome === "refused");
+    said(`Cancel matching: ${by.done} cancelled, ${by.unchanged} unchanged, ${by.refused} refused.` +
+      (refusal ? ` ${refusal.name}: ${refusal.msg}` : ""));
+    ui.refresh();
+  });
 
   // Every step of the page's jobs in one request (rarely more: 1,000 a page).
   async function countSteps(names) {
@@ -62,7 +107,8 @@
 
   function clear() {
     rows.replaceChildren();
-    [jobs, jobsTag, steps, stepsTag, shown] = [null, null, [], null, ""];
+    [jobs, jobsTag, steps, stepsTag, shown, counts, countsTag] = [null, null, [], null, "", null, null];
+    showCounts();
     document.getElementById("page-of").textContent = "";
     document.getElementById("empty").hidden = true;
   }
