@@ -138,7 +138,7 @@ def test_staleness_needs_an_active_task_and_a_step_old_enough(api, query, passes
 
 
 def finish(api, name, status="completed"):
-    api.create_job(name)
+    api.create_job(name, custom_fields={"team": "vision"})
     move(api, name, "active")
     if status:
         move(api, name, status)
@@ -163,6 +163,9 @@ def test_prune_jobs_deletes_only_finished_old_jobs(app, api, query):
     assert query("SELECT COUNT(*) FROM steps")[0][0] == 2
     assert query("SELECT COUNT(*) FROM history WHERE job_id NOT IN (SELECT id FROM jobs)") == [
         (0,)]
+    assert query("SELECT COUNT(*) FROM job_fields WHERE job_seq NOT IN (SELECT seq FROM jobs)"
+                 ) == [(0,)]
+    assert query("SELECT COUNT(*) FROM job_fields") == [(2,)]
 
 
 def test_a_job_rerun_after_the_decision_is_kept(api, query, db_target):
