@@ -151,3 +151,12 @@ def on_exit(server):
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if os.path.basename(metrics_dir).startswith(_OWN_PREFIX):
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """Each worker runs the reconciler's thread; the one holding the lease does the work
+    (app/reconciler.py)."""
+    from app import reconciler
+
+    app = worker.wsgi
+    reconciler.start(app.config, app.extensions.get("jobs_profiles"))

@@ -37,7 +37,37 @@ def reap_stale(dry_run: bool) -> None:
     click.echo(f"{len(reaped)} stale task(s){' (dry run)' if dry_run else ''}")
 
 
+@click.command("prune-jobs")
+@click.option("--older-than", "days", type=click.FloatRange(min=0, min_open=True),
+              metavar="DAYS", help="Days since a finished job's last update (fractions "
+              "allowed); JOBS_JOB_RETENTION_DAYS when left out.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; change nothing.")
+@database_command()
+def prune_jobs(days: float | None, dry_run: bool) -> None:
+    """Delete every finished job (completed, error, cancelled) not updated for DAYS, with its
+    steps, tasks, history, results records and log lines, a small batch per transaction.
+    The reconciler does the same every pass when JOBS_JOB_RETENTION_DAYS is set."""
+    days = days if days is not None else current_app.config["JOBS_JOB_RETENTION_DAYS"]
+    if days is None:
+        raise click.UsageError("give --older-than DAYS, or set JOBS_JOB_RETENTION_DAYS")
+    path = current_app.config["JOBS_DB"]
+    migrate(path)
+    db = connect(path)
+    try:
+        if dry_run:
+            jobs = store.expired_jobs(db, store.retention_cutoff(days), None)
+        else:
+            jobs = store.prune_jobs(db, days)
+    finally:
+        db.close()
+    for job in jobs:
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {job['workspace']}/"
+                   f"{job['name']} ({job['status']}, last update {job['updated_at']})")
+    click.echo(f"{len(jobs)} finished job(s) older than {days:g} day(s)"
+               f"{' (dry run)' if dry_run else ''}")
+
+
 def init_app(app: Flask) -> None:
     # The database's own commands (init-db, check-db, backup) come with app.db.init_app.
-    for command in (machine, reap_stale):
+    for command in (machine, reap_stale, prune_jobs):
         app.cli.add_command(command)

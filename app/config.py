@@ -17,6 +17,7 @@ DEFAULT_EVENTS_RETENTION_HOURS = 24
 DEFAULT_MAX_WATCHERS = 1000
 MAX_WAIT_S = 60
 DEFAULT_STREAM_SECONDS = 300
+DEFAULT_RECONCILE_SECONDS = 2.0  # upstream's reconciler runs every 2 s too
 # gunicorn.conf.py reads these through gunicorn_settings().
 DEFAULT_BIND = "127.0.0.1:8000"
 DEFAULT_WORKERS = 2
@@ -51,6 +52,40 @@ def _integer(name: str, default: int, minimum: int, unit: str,
         bounds = f"from {minimum} to {maximum}" if maximum is not None else f"≥ {minimum}"
         raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} {bounds}"
                           f" (default {default})")
+    return number
+
+
+def _number(name: str, default: float | None, minimum: float, unit: str,
+            above: bool = False) -> float | None:
+    """A number, fractions allowed: ≥ `minimum`, or > it with `above`; unset: `default`."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if (number is None or number != number or number in (float("inf"), float("-inf"))
+            or number < minimum or (above and number == minimum)):
+        bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
+        said = "unset" if default is None else f"{default:g}"
+        raise ConfigError(f"{name}={value!r}: must be a number of {unit} {bound}"
+                          f" (default {said})")
+    return number
+
+
+def _optional_integer(name: str, minimum: int, unit: str) -> int | None:
+    """A whole number ≥ `minimum`, or None when unset."""
+    if _raw(name) is None:
+        return None
+    value = _raw(name)
+    try:
+        number = int(value)
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise ConfigError(f"{name}={value!r}: must be a whole number of {unit} ≥ {minimum}"
+                          " (default unset)")
     return number
 
 
@@ -109,6 +144,18 @@ def from_environment() -> dict:
                                           MAX_WAIT_S),
         "JOBS_EVENTS_STREAM_SECONDS": _integer("JOBS_EVENTS_STREAM_SECONDS",
                                                DEFAULT_STREAM_SECONDS, 60, "seconds", 86_400),
+        # The reconciler (app/reconciler.py): how often it runs; 0 turns it off.
+        "JOBS_RECONCILE_SECONDS": _number("JOBS_RECONCILE_SECONDS", DEFAULT_RECONCILE_SECONDS,
+                                          0, "seconds"),
+        # Deadlines of steps whose executor names no configured execution profile
+        # (unset: none); a profile's own ttl_seconds_* apply to the others.
+        "JOBS_DEFAULT_TTL_SECONDS_ACTIVE": _optional_integer(
+            "JOBS_DEFAULT_TTL_SECONDS_ACTIVE", 1, "seconds"),
+        "JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE": _optional_integer(
+            "JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE", 1, "seconds"),
+        # Finished jobs not updated for this long are deleted (unset: kept for ever).
+        "JOBS_JOB_RETENTION_DAYS": _number("JOBS_JOB_RETENTION_DAYS", None, 0, "days",
+                                           above=True),
     }
 
 

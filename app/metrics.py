@@ -11,7 +11,8 @@ from flask import Blueprint, Response
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess, REGISTRY)
 
-from .signals import storage_fault_answered, transition_accepted, transition_refused
+from .signals import (lease_changed, reconciler_passed, storage_fault_answered,
+                      transition_accepted, transition_refused)
 
 REQUESTS = Counter("jobs_http_requests_total", "HTTP requests answered.",
                    ["route", "method", "status"])
@@ -33,6 +34,21 @@ EVENTS_SENT = Counter("jobs_events_sent_total", "Events sent to readers, by form
 CURSOR_LAG = Histogram("jobs_event_cursor_lag_seconds", "How long after its commit an event "
                        "was sent to a reader (a reader far behind shows here too).",
                        buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 60, 600, 3600))
+# 1 in the process holding the reconciler's lease, 0 in the others. Under gunicorn the
+# multi-process collector labels each live worker's value with its `pid` itself ('liveall':
+# a dead worker's file goes with it); in one process the label is set here.
+_MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR" in os.environ
+LEASE_HELD = Gauge("jobs_reconciler_lease_held",
+                   "1 in the process that holds the reconciler's lease, 0 in the others.",
+                   [] if _MULTIPROCESS else ["pid"], multiprocess_mode="liveall")
+PASSES = Counter("jobs_reconciler_passes_total",
+                 "Reconciler passes run by the lease holder, by outcome (ok, failed).",
+                 ["outcome"])
+ACTIONS = Counter("jobs_reconciler_actions_total",
+                  "What the reconciler did, by kind (deadline_before_active, deadline_active, "
+                  "stale_step, stale_task, pruned_job).", ["kind"])
+PASS_SECONDS = Histogram("jobs_reconciler_pass_seconds", "Time a reconciler pass took.",
+                         buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
 
 bp = Blueprint("metrics", __name__)
 
@@ -65,8 +81,22 @@ def _refused(kind, source, target, **_):
     TRANSITIONS.labels(kind, source or "", target, "refused").inc()
 
 
+def _lease(pid, held, **_):
+    (LEASE_HELD if _MULTIPROCESS else LEASE_HELD.labels(str(pid))).set(1 if held else 0)
+
+
+def _passed(pid, seconds, failed, actions, **_):
+    PASSES.labels("failed" if failed else "ok").inc()
+    PASS_SECONDS.observe(seconds)
+    for kind, count in actions.items():
+        if count:
+            ACTIONS.labels(kind).inc(count)
+
+
 def subscribe() -> None:
     """Count what app/signals.py announces (connecting twice is connecting once)."""
+    lease_changed.connect(_lease, weak=False)
+    reconciler_passed.connect(_passed, weak=False)
     transition_accepted.connect(_accepted, weak=False)
     transition_refused.connect(_refused, weak=False)
     storage_fault_answered.connect(_storage_fault, weak=False)

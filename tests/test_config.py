@@ -51,8 +51,22 @@ BAD_GUNICORN_SETTINGS = [
      "GUNICORN_ACCESSLOG='/nonexistent/access.log': must be '-' (stdout) or a file in a "
      "folder that exists"),
 ]
+# The reconciler's settings: checked by the quick test only (a process per case costs).
+BAD_RECONCILER_SETTINGS = [
+    ("JOBS_RECONCILE_SECONDS", "-1",
+     "JOBS_RECONCILE_SECONDS='-1': must be a number of seconds ≥ 0 (default 2)"),
+    ("JOBS_RECONCILE_SECONDS", "nan", "JOBS_RECONCILE_SECONDS='nan': must be a number"),
+    ("JOBS_JOB_RETENTION_DAYS", "0",
+     "JOBS_JOB_RETENTION_DAYS='0': must be a number of days > 0 (default unset)"),
+    ("JOBS_JOB_RETENTION_DAYS", "a week", "JOBS_JOB_RETENTION_DAYS='a week': must be a number"),
+    ("JOBS_DEFAULT_TTL_SECONDS_ACTIVE", "1.5",
+     "JOBS_DEFAULT_TTL_SECONDS_ACTIVE='1.5': must be a whole number of seconds ≥ 1 "
+     "(default unset)"),
+    ("JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE", "0",
+     "JOBS_DEFAULT_TTL_SECONDS_BEFORE_ACTIVE='0': must be a whole number of seconds ≥ 1"),
+]
 COMMANDS = [["check-db"], ["reap-stale"], ["reap-stale", "--dry-run"], ["prune-logs"],
-            ["backup", "copy.db"]]
+            ["prune-jobs", "--older-than", "1"], ["backup", "copy.db"]]
 
 
 def _env(tmp_path, **settings) -> dict:
@@ -67,7 +81,8 @@ def _only_line(text: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("name,value,line", BAD_APP_SETTINGS + BAD_GUNICORN_SETTINGS)
+@pytest.mark.parametrize("name,value,line",
+                         BAD_APP_SETTINGS + BAD_RECONCILER_SETTINGS + BAD_GUNICORN_SETTINGS)
 def test_a_bad_setting_is_one_line_naming_it(monkeypatch, tmp_path, name, value, line):
     monkeypatch.setenv("JOBS_DB", str(tmp_path / "x.db"))
     monkeypatch.setenv(name, value)

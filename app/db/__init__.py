@@ -13,7 +13,7 @@ from . import postgres, sqlite
 from .interface import Backend, Connection, Pool
 
 __all__ = ["Backend", "Connection", "Pool", "backend_for", "backup", "check_at_start", "connect",
-           "describe", "init_app", "is_postgres", "migrate", "missing", "open_pool",
+           "describe", "init_app", "is_postgres", "lease", "migrate", "missing", "open_pool",
            "transaction"]
 
 
@@ -53,6 +53,11 @@ def missing(target: str, creating: bool = False) -> str | None:
     """Why a command cannot work on `target`, in one line (None: it can). An SQLite file must
     exist, or with `creating` at least its folder; a PostgreSQL URL is always tried."""
     return backend_for(target).missing(target, creating)
+
+
+def lease(target: str):
+    """The reconciler's lease on this database, not yet held (`acquire()`, `release()`)."""
+    return backend_for(target).lease(target)
 
 
 def backup(target: str, destination: str) -> int:

@@ -98,3 +98,8 @@ class Backend(Protocol):
 
     def describe(self, target: str, /) -> str:
         """The target for logs, without a password."""
+
+    def lease(self, target: str, /) -> Any:
+        """The reconciler's lease on this database: `acquire()` (never waits; True while
+        held) and `release()`. Held by one process of all that share the database, and let
+        go by the system when the holder dies."""

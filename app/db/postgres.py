@@ -24,6 +24,8 @@ from .schema import MIGRATIONS, statements
 
 # The advisory lock every host takes to migrate: one at a time, each migration once.
 MIGRATION_LOCK = 0x6A6F6273  # "jobs"
+# The reconciler's lease: a session advisory lock, held by one connection on any host.
+RECONCILER_LOCK = 0x6A6F6272  # "jobr"
 # How long a request waits for a connection another thread of its worker holds.
 POOL_WAIT_SECONDS = 3.0
 # libpq's least; a refused connection (the server down, restarting) fails at once anyway.
@@ -236,7 +238,55 @@ class ConnectionPool:
             conn.close()
 
 
+class AdvisoryLease:
+    """The reconciler's lease: pg_try_advisory_lock on a connection of its own. The server
+    lets go when that session ends, so a host killed (or cut off) loses it and another
+    takes it at its next try."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._conn: psycopg.Connection | None = None
+
+    def acquire(self) -> bool:
+        """Hold the lease, without waiting; True while this process holds it. A held lease
+        is checked (one round trip): a session the server lost has lost the lock too."""
+        if self._conn is not None:
+            try:
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                self.release()
+        session = _session(DEFAULT_DB_TIMEOUT_MS)
+        # The server probes an idle peer, so a host cut off (not just killed, whose socket
+        # the kernel closes) lets go of the lock within about half a minute.
+        session["options"] += (" -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5"
+                               " -c tcp_keepalives_count=3")
+        conn = psycopg.connect(self.url, **session)
+        try:
+            held = conn.execute("SELECT pg_try_advisory_lock(%s)", (RECONCILER_LOCK,)).fetchone()[0]
+        except BaseException:
+            conn.close()
+            raise
+        if not held:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()  # ends the session, and the lock with it
+            finally:
+                self._conn = None
+
+
 # ---- the rest of the backend (app/db/interface.py's Backend) -----------------------------
+
+
+def lease(target: str) -> AdvisoryLease:
+    return AdvisoryLease(target)
+
 
 
 def open_pool(target: str, pool_size: int = DEFAULT_DB_POOL_SIZE,

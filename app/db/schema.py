@@ -120,11 +120,17 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         _index("job_fields", "job_seq"),
         "{job_fields_backfill}",
     ]),
+    # The reconciler's reads (app/store/deadlines.py, retention.py): unfinished steps in seq
+    # order, finished jobs oldest first, across every workspace.
+    ("m008_reconciler_indexes", [
+        _index("steps", "status", "seq"),
+        _index("jobs", "updated_at"),
+    ]),
     # The change feed (app/store/events.py): readers read in (txid, seq) order. `seq` is never
     # reused ({serial_pk}: AUTOINCREMENT on SQLite), `txid` the writing transaction's id on
     # PostgreSQL (0 on SQLite, where the write lock makes `seq` commit order). `event_marks`
     # holds the place of the last event pruned.
-    ("m008_events", [
+    ("m009_events", [
         """CREATE TABLE events (
             seq {serial_pk}, txid {event_txid}, workspace TEXT NOT NULL, job TEXT NOT NULL,
             job_id TEXT NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL, step TEXT,

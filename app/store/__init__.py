@@ -13,6 +13,8 @@ from .lists import count_jobs, list_jobs, list_steps
 from .logs import append_logs, cursor_key, prune_logs, read_logs
 from .results import create_result, get_result, list_results
 from .reaper import reap_stale
+from .retention import cutoff as retention_cutoff
+from .retention import expired_jobs, prune_jobs
 from .steps import get_step, update_step_status
 from .tasks import get_task, list_tasks, put_task, task_history
 
@@ -23,4 +25,5 @@ __all__ = [
     "update_step_status", "job_history", "task_history", "reap_stale",
     "append_logs", "cursor_key", "prune_logs", "read_logs",
     "create_result", "get_result", "list_results",
+    "expired_jobs", "prune_jobs", "retention_cutoff",
 ]

@@ -79,15 +79,21 @@ def delete_job(db, workspace: str, name: str, if_match=None, by: str | None = No
     with transaction(db, job=(workspace, name)):
         job = get_job(db, workspace, name)
         check_version("job", job["db_version"], if_match)
-        db.execute("DELETE FROM tasks WHERE step_id IN (SELECT id FROM steps WHERE job_id = ?)",
-                   (job["id"],))
-        db.execute("DELETE FROM steps WHERE job_id = ?", (job["id"],))
-        db.execute("DELETE FROM history WHERE job_id = ?", (job["id"],))
-        db.execute("DELETE FROM results WHERE job_id = ?", (job["id"],))
-        db.execute("DELETE FROM logs WHERE job_id = ?", (job["id"],))
-        delete_fields(db, job["seq"])
-        db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
+        delete_tree(db, job)
         events.job_deleted(db, job, now(), by)
+
+
+def delete_tree(db, job: dict) -> None:
+    """Delete the job (a row with `seq` and `id`) and all that hangs off it, inside the
+    caller's transaction."""
+    db.execute("DELETE FROM tasks WHERE step_id IN (SELECT id FROM steps WHERE job_id = ?)",
+               (job["id"],))
+    db.execute("DELETE FROM steps WHERE job_id = ?", (job["id"],))
+    db.execute("DELETE FROM history WHERE job_id = ?", (job["id"],))
+    db.execute("DELETE FROM results WHERE job_id = ?", (job["id"],))
+    db.execute("DELETE FROM logs WHERE job_id = ?", (job["id"],))
+    delete_fields(db, job["seq"])
+    db.execute("DELETE FROM jobs WHERE seq = ?", (job["seq"],))
 
 
 def merge_status_details(db, workspace: str, name: str, details: dict,

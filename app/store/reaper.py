@@ -35,8 +35,24 @@ def reap_stale(db, dry_run: bool = False) -> list[dict]:
     started = datetime.now(timezone.utc)
     candidates = [t for t in all_rows(db, _candidates_sql(db.dialect))
                   if is_legal(t["status"], Status.ERROR) and _stale(t, started)]
-    if dry_run:
-        return candidates
+    return candidates if dry_run else reap(db, candidates)
+
+
+def stale_tasks_of(db, step: dict, timeout) -> list[dict]:
+    """The stale tasks of one step (a row with seq, id, name, job_id, job), as reap takes
+    them: the reconciler's way in, a step at a time."""
+    started = datetime.now(timezone.utc)
+    tasks = all_rows(db, f"""
+        SELECT seq, id, name, workspace, status, updated_at, db_version FROM tasks
+        WHERE step_id = ? AND status NOT IN ({", ".join(f"'{s.value}'" for s in TERMINAL)})""",
+                     (step["id"],))
+    found = [{**t, "step": step["name"], "job_id": step["job_id"], "job": step["job"],
+              "timeout": timeout} for t in tasks]
+    return [t for t in found if is_legal(t["status"], Status.ERROR) and _stale(t, started)]
+
+
+def reap(db, candidates: list[dict]) -> list[dict]:
+    """Move each candidate to `error` unless it changed since it was read."""
     reaped = []
     for task in candidates:
         at = now()

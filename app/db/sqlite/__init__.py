@@ -6,13 +6,15 @@
 - integrity.py: SQLite's own checks of its pages;
 - preflight.py: whether a path can be served or worked on, before anything uses it;
 - backups.py: a consistent copy of the live file;
-- pool.py: one connection per thread of each worker process.
+- pool.py: one connection per thread of each worker process;
+- lease.py: the reconciler's lease, a lock on a file beside the database.
 """
 
 from ...config import DEFAULT_DB_POOL_SIZE, DEFAULT_SQLITE_SYNCHRONOUS
 from .backups import backup
 from .connection import BUSY_TIMEOUT_MS, Database, connect, savepoint
 from .integrity import quick_check
+from .lease import lease
 from .migration import migrate, migrations
 from .pool import ConnectionPool
 from .preflight import check_at_start, integrity_check, missing_folder
@@ -20,7 +22,7 @@ from .preflight import missing as _missing
 from .probes import storage_is_read_only
 
 __all__ = ["BUSY_TIMEOUT_MS", "ConnectionPool", "Database", "backup", "check", "check_at_start",
-           "checked", "connect", "describe", "integrity_check", "migrate", "migrations",
+           "checked", "connect", "describe", "integrity_check", "lease", "migrate", "migrations",
            "missing", "missing_folder", "open_pool", "quick_check", "savepoint",
            "storage_is_read_only"]
 
