@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 FALLBACK_SECONDS = 0.25
 PRUNE_EVERY_SECONDS = 60.0
-IDLE_SECONDS = 30.0  # a tail with no watchers and no local writes for this long stops
+# A tail with no watchers stops: on SQLite at once, on PostgreSQL once its process has
+# written nothing for this long (until then it sends the NOTIFYs of that process's writes).
+IDLE_SECONDS = 30.0
 BUFFER = 1000  # events a watcher keeps while it is busy; beyond, it reads the database
 
 
@@ -177,7 +179,8 @@ class Hub:
     def _idle(self, since: float) -> bool:
         """Stop when nothing needs the tail (the next watcher or write starts it again)."""
         with self._lock:
-            if self._count or self._kick.is_set() or time.monotonic() - since < IDLE_SECONDS:
+            quiet = IDLE_SECONDS if self.postgres else 0.0
+            if self._count or self._kick.is_set() or time.monotonic() - since < quiet:
                 return False
             self._pid, self.last = None, None
             return True

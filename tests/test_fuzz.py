@@ -50,7 +50,10 @@ def _app():
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = Path(folder) / "fuzz.db"
     migrate(str(path))
-    app = create_app({"JOBS_DB": str(path)})
+    # No waiting for events: a generated `wait=60` would hold its case for a minute (what
+    # waiting does is tests/test_events.py's); SQLite without an fsync per commit.
+    app = create_app({"JOBS_DB": str(path), "JOBS_MAX_WAIT_SECONDS": 0,
+                      "JOBS_SQLITE_SYNCHRONOUS": "normal"})
     client = app.test_client()
     # Something for the generated names to find now and then.
     client.post("/apis/jobs/v2/workspaces/aa/jobs",
