@@ -113,11 +113,15 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """On SIGTERM, end this worker's event streams and long-polls before gunicorn waits for
-    its requests to finish: otherwise a restart waits out every open stream."""
+    """Each worker runs the reconciler's thread; the one holding the lease does the work
+    (app/reconciler.py). On SIGTERM, a worker ends its event streams and long-polls before
+    gunicorn waits for its requests to finish: otherwise a restart waits out every stream."""
     import signal
 
-    from app import watch
+    from app import reconciler, watch
+
+    app = worker.wsgi
+    reconciler.start(app.config, app.extensions.get("jobs_profiles"))
 
     # A waiting request holds a greenlet under gevent, a thread under gthread, and the
     # whole process under sync: app/watch.py caps how many may wait by it.
@@ -151,12 +155,3 @@ def on_exit(server):
     metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
     if os.path.basename(metrics_dir).startswith(_OWN_PREFIX):
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def post_worker_init(worker):
-    """Each worker runs the reconciler's thread; the one holding the lease does the work
-    (app/reconciler.py)."""
-    from app import reconciler
-
-    app = worker.wsgi
-    reconciler.start(app.config, app.extensions.get("jobs_profiles"))
