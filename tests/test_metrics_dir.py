@@ -17,7 +17,7 @@ def metrics_dirs(tmp: str) -> list[str]:
 def test_start_stop_cycles_leave_no_metrics_folder(tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    for cycle in range(5):
+    for cycle in range(3):
         server = Server(tmp_path / "m.db", tmp_path / "g.log", workers=2,
                         env={"TMPDIR": str(tmp)}).start()
         assert len(metrics_dirs(tmp)) == 1  # it exists while the server runs
