@@ -6,7 +6,7 @@ A connection belongs to one thread of one process (app/db/sqlite/pool.py hands t
 import fcntl
 import os
 import sqlite3
-import sys
+import threading
 import time
 from contextlib import contextmanager
 
@@ -122,7 +122,7 @@ class Database(sqlite_utils.Database):
 
     def _unlock(self) -> None:
         if self.writer_lock is not None:
-            fcntl.flock(self.writer_lock, fcntl.LOCK_UN)
+            _unlock_exclusive(self.writer_lock)
 
     def ping(self) -> None:
         probes.ping(self)
@@ -132,22 +132,34 @@ class Database(sqlite_utils.Database):
 
 
 def _lock_exclusive(fd: int) -> None:
-    """flock, waiting. Under gevent's workers a blocking flock would stop every greenlet of
-    the process (the watchers too) while another process commits: there, try and sleep."""
-    if not _cooperative():
+    """The writer's flock. First this process's own lock, so that the requests of one
+    process (gevent's greenlets, gthread's threads) queue there, in turn: the flock then
+    waits only for another process's commit, which always ends. A greenlet blocked on the
+    flock itself while another of its process held it would stop them both for good."""
+    _process_lock().acquire()
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        return
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            time.sleep(0.0005)  # gevent's sleep: the other greenlets run meanwhile
+    except BaseException:
+        _process_lock().release()
+        raise
 
 
-def _cooperative() -> bool:
-    gevent = sys.modules.get("gevent.monkey")
-    return gevent is not None and gevent.is_module_patched("time")
+def _unlock_exclusive(fd: int) -> None:
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    _process_lock().release()
+
+
+_PROCESS_LOCKS: dict[int, threading.Lock] = {}
+
+
+def _process_lock() -> threading.Lock:
+    """Made in the process that uses it, after gunicorn forked and gevent patched: a lock
+    made before would block the whole process instead of one greenlet."""
+    pid = os.getpid()
+    lock = _PROCESS_LOCKS.get(pid)
+    if lock is None:
+        lock = _PROCESS_LOCKS.setdefault(pid, threading.Lock())
+    return lock
 
 
 @contextmanager
