@@ -12,9 +12,10 @@ import time
 from contextlib import contextmanager
 from functools import wraps
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from schemas import error
+from schemas.fields import from_utc_text
 from schemas.events import EventPageSchema, EventQuerySchema
 
 from . import metrics, watch
@@ -88,13 +89,8 @@ def _sent(items: list, form: str) -> None:
     if items:
         metrics.EVENTS_SENT.labels(form).inc(len(items))
         newest = items[-1][0]  # tells how far behind the reader is
-        metrics.CURSOR_LAG.observe(max(0.0, time.time() - _epoch(newest["at"])))
-
-
-def _epoch(at: str) -> float:
-    from datetime import datetime, timezone
-    return datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=timezone.utc).timestamp()
+        lag = time.time() - from_utc_text(newest["at"]).timestamp()
+        metrics.CURSOR_LAG.observe(max(0.0, lag))
 
 
 def _feed(workspace: str, job: str | None, query: dict):

@@ -48,6 +48,11 @@ def utc_text(moment: datetime) -> str:
             f"{m.second:02d}.{m.microsecond:06d}Z")
 
 
+def from_utc_text(text: str) -> datetime:
+    """The moment a stored time (utc_text's form) names."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
 def parse_rfc3339(text: str) -> str:
     """An RFC 3339 timestamp, in any offset, as stored (see `utc_text`); ValueError if it is
     not one. A leap second (:60) counts as the last microsecond of its minute."""

@@ -249,68 +249,67 @@ def test_watching_needs_read_access_to_that_workspace(secured):
     assert len(secured.get(f"{API}/team-b/events?after=0", headers=writer).json["data"]) == 2
 
 
-def test_a_reader_never_passes_an_event_whose_transaction_commits_later(postgres_url):
+@pytest.fixture
+def pg_app(postgres_url):
+    """An app of its own on the suite's emptied PostgreSQL database."""
+    from .pg import empty_tables
+    empty_tables(postgres_url)
+    app = create_app({"JOBS_DB": postgres_url, "TESTING": True})
+    yield app
+    app.extensions["jobs_db"].close()
+
+
+def test_a_reader_never_passes_an_event_whose_transaction_commits_later(pg_app, postgres_url):
     """On PostgreSQL `seq` is taken at insert: a slow transaction holds a smaller one than a
     write that begins after it and commits first. A reader must not pass the slow one: it
     waits at it, and then gets both events exactly once."""
-    from .pg import empty_tables
-    empty_tables(postgres_url)
-    app = create_app({"JOBS_DB": postgres_url, "TESTING": True})
-    client, api = app.test_client(), Api(app.test_client())
+    client, api = pg_app.test_client(), Api(pg_app.test_client())
+    api.create_job("job-a")
+    api.create_job("job-b")
+    cursor = feed(client)["next"]
+    slow = connect(postgres_url)
     try:
-        api.create_job("job-a")
-        api.create_job("job-b")
-        cursor = feed(client)["next"]
-        slow = connect(postgres_url)
-        try:
-            with transaction(slow, job=("ws", "job-a")):  # held open across a later commit
-                store.put_task(slow, "ws", "job-a", "train", "slow", {"status": "active"})
-                assert api.put_task("job-b", "train", "fast", {"status": "active"}
-                                    ).status_code == 200
-                held = feed(client, after=cursor)
-                assert held["data"] == [] and held["next"] == cursor
-                started = time.monotonic()
-                waited = feed(client, after=cursor, wait=1)
-                assert waited["data"] == [] and time.monotonic() - started >= 0.9
-        finally:
-            slow.close()
-        reader = connect(postgres_url)
-        seqs = dict(reader.execute("SELECT task, seq FROM events WHERE kind = 'task'").fetchall())
-        reader.close()
-        assert seqs["slow"] < seqs["fast"]  # insertion order is not commit order
-        page = feed(client, after=cursor)
-        assert sorted(e["task"] for e in page["data"]) == ["fast", "slow"]
-        assert feed(client, after=page["next"])["data"] == []
-        assert [e["task"] for e in everything(client, kind="task")[0]] == [
-            e["task"] for e in page["data"]]
+        with transaction(slow, job=("ws", "job-a")):  # held open across a later commit
+            store.put_task(slow, "ws", "job-a", "train", "slow", {"status": "active"})
+            assert api.put_task("job-b", "train", "fast", {"status": "active"}
+                                ).status_code == 200
+            held = feed(client, after=cursor)
+            assert held["data"] == [] and held["next"] == cursor
+            started = time.monotonic()
+            waited = feed(client, after=cursor, wait=1)
+            assert waited["data"] == [] and time.monotonic() - started >= 0.9
     finally:
-        app.extensions["jobs_db"].close()
+        slow.close()
+    reader = connect(postgres_url)
+    seqs = dict(reader.execute("SELECT task, seq FROM events WHERE kind = 'task'").fetchall())
+    reader.close()
+    assert seqs["slow"] < seqs["fast"]  # insertion order is not commit order
+    page = feed(client, after=cursor)
+    assert sorted(e["task"] for e in page["data"]) == ["fast", "slow"]
+    assert feed(client, after=page["next"])["data"] == []
+    assert [e["task"] for e in everything(client, kind="task")[0]] == [
+        e["task"] for e in page["data"]]
 
 
-def test_a_reads_events_cursor_skips_what_it_showed_while_a_transaction_was_open(postgres_url):
+def test_a_reads_events_cursor_skips_what_it_showed_while_a_transaction_was_open(pg_app,
+                                                                                   postgres_url):
     """A write that commits while an older transaction is still open is shown by a read;
     the read's Events-Cursor must not give it again, and must give the older one."""
-    from .pg import empty_tables
-    empty_tables(postgres_url)
-    app = create_app({"JOBS_DB": postgres_url, "TESTING": True})
-    client, api = app.test_client(), Api(app.test_client())
+    client, api = pg_app.test_client(), Api(pg_app.test_client())
+    api.create_job("job-a")
+    api.create_job("job-b")
+    slow = connect(postgres_url)
     try:
-        api.create_job("job-a")
-        api.create_job("job-b")
-        slow = connect(postgres_url)
-        try:
-            with transaction(slow, job=("ws", "job-a")):
-                store.put_task(slow, "ws", "job-a", "train", "slow", {"status": "active"})
-                api.put_task("job-b", "train", "fast", {"status": "active"})
-                listing = client.get(api.url("job-b", "steps", "train", "tasks"))
-                assert [t["name"] for t in listing.json["data"]] == ["fast"]
-                cursor = listing.headers["Events-Cursor"]
-        finally:
-            slow.close()
-        api.put_task("job-b", "train", "fast", {"status": "completed"})
-        later = [(e["job"], e["task"], e["to"]) for e in feed(client, after=cursor)["data"]]
-        # Not ("job-b", "fast", "active"): the listing showed it. Two jobs' events come in
-        # transaction-id order, which here is the slow one first.
-        assert later == [("job-a", "slow", "active"), ("job-b", "fast", "completed")]
+        with transaction(slow, job=("ws", "job-a")):
+            store.put_task(slow, "ws", "job-a", "train", "slow", {"status": "active"})
+            api.put_task("job-b", "train", "fast", {"status": "active"})
+            listing = client.get(api.url("job-b", "steps", "train", "tasks"))
+            assert [t["name"] for t in listing.json["data"]] == ["fast"]
+            cursor = listing.headers["Events-Cursor"]
     finally:
-        app.extensions["jobs_db"].close()
+        slow.close()
+    api.put_task("job-b", "train", "fast", {"status": "completed"})
+    later = [(e["job"], e["task"], e["to"]) for e in feed(client, after=cursor)["data"]]
+    # Not ("job-b", "fast", "active"): the listing showed it. Two jobs' events come in
+    # transaction-id order, which here is the slow one first.
+    assert later == [("job-a", "slow", "active"), ("job-b", "fast", "completed")]

@@ -12,8 +12,9 @@ Candidates are read in `seq` order from a position the caller keeps, a page at a
 a pass is bounded however many steps there are and every step is looked at in turn.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from schemas.fields import from_utc_text
 from statemachine import Status
 
 from .failing import fail_step
@@ -41,7 +42,7 @@ def staleness_message(timeout) -> str:
 def parse(text: str | None) -> datetime | None:
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return from_utc_text(text)
 
 
 def unfinished_steps(db, after_seq: int, limit: int) -> list[dict]:

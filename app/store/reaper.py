@@ -3,6 +3,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+from schemas.fields import from_utc_text
 from statemachine import TERMINAL, Status, is_legal
 
 from ..db import transaction
@@ -24,8 +25,7 @@ def _candidates_sql(dialect) -> str:
 
 
 def _stale(task: dict, at: datetime) -> bool:
-    last = datetime.strptime(task["updated_at"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    return last.replace(tzinfo=timezone.utc) + timedelta(seconds=task["timeout"]) < at
+    return from_utc_text(task["updated_at"]) + timedelta(seconds=task["timeout"]) < at
 
 
 def reap_stale(db, dry_run: bool = False) -> list[dict]:
