@@ -56,10 +56,21 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
+# Tests that start processes of Python (a pool of 8 importing the app; `lint-imports` once
+# per case) are slow too: each costs seconds, and the quick loop starts none. CI runs them.
+STARTS_PROCESSES = {
+    "test_db.py::test_several_processes_migrating_a_new_file_at_once_apply_each_migration_once",
+    "test_layers.py::test_a_forbidden_import_breaks_a_contract",
+    "test_layers.py::test_the_store_imports_without_flask",
+}
+
+
 def pytest_collection_modifyitems(items):
-    """A test that needs the PostgreSQL server is slow, however it asks for it."""
+    """A test that needs the PostgreSQL server, or starts processes, is slow, however it
+    asks for them."""
     for item in items:
-        if "postgres" in getattr(item, "fixturenames", ()):
+        if ("postgres" in getattr(item, "fixturenames", ())
+                or f"{item.path.name}::{getattr(item, 'originalname', '')}" in STARTS_PROCESSES):
             item.add_marker(pytest.mark.slow)
 
 
