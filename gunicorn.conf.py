@@ -47,9 +47,10 @@ if worker_class == "gevent":
                 self._stopping.set()  # no switch: safe in a signal handler
 
         def run(self):
-            # gunicorn 27's GeventWorker.run, its sleeps woken by the signal; without
-            # what this service never uses (TLS, the pywsgi server class).
-            assert not self.cfg.is_ssl and self.server_class is None
+            # gunicorn 27's GeventWorker.run, its sleeps woken by the signal; for what this
+            # service does not configure (TLS, the pywsgi server class), gunicorn's own.
+            if self.cfg.is_ssl or self.server_class is not None:
+                return super().run()
             self._stopping = Event()
             servers = []
             for listener in self.sockets:
