@@ -183,8 +183,9 @@ def post_worker_init(worker):
 
     # A waiting request holds a greenlet under gevent, a thread under gthread, and the
     # whole process under sync: app/watch.py caps how many may wait by it.
-    watch.THREADS = {"gevent": None, "gthread": worker.cfg.threads}.get(
-        _settings["worker_class"], 1)
+    # gunicorn names our gevent class by its class name; "sync" with threads is "gthread".
+    kind = "gevent" if _settings["worker_class"] == "gevent" else worker.cfg.worker_class_str
+    watch.THREADS = {"gevent": None, "gthread": worker.cfg.threads}.get(kind, 1)
     stop = worker.handle_exit
 
     def handle_exit(sig, frame):
