@@ -2,7 +2,7 @@
 
 The store writes its SQL once, in the spelling both accept, with `?` placeholders. The few
 things that differ are answered here: the identity column, text compared byte by byte, how
-a JSON number is read in a query, how a writer locks the job it changes, the placeholder
+a JSON number is read in a query, how a writer locks the job or task it changes, the placeholder
 style, and how the stored custom fields are read out of JSON once (a migration's backfill).
 """
 
@@ -10,6 +10,11 @@ import re
 from functools import lru_cache
 
 from schemas.query import FIELD_KEY_MAX, FIELD_VALUE_MAX
+
+
+# The advisory lock classes of PostgreSQL's job and task locks (two-key form).
+JOB_LOCK_CLASS = 0x6A6F626C  # "jobl"
+TASK_LOCK_CLASS = 0x6A6F6274  # "jobt"
 
 
 class SQLite:
@@ -23,6 +28,9 @@ class SQLite:
     # Writers hold the database's write lock, so `seq` alone is commit order.
     event_txid = "INTEGER NOT NULL DEFAULT 0"
     skip_locked = ""  # a subquery's row locks; SQLite has none to skip
+    for_update = ""  # row locks: the write lock covers every row already
+    lock_new_task = None  # nor does a task's creation need a lock of its own
+    try_lock_job = None
     binary_text = "TEXT"  # compared byte by byte already (BINARY)
     # The string custom fields of the jobs already stored, as app/store/fields.py keeps them.
     job_fields_backfill = f"""INSERT INTO job_fields (job_seq, workspace, key, value)
@@ -55,9 +63,25 @@ class PostgreSQL:
         WHERE json_typeof(e.value) = 'string' AND length(e.key) <= {FIELD_KEY_MAX}
             AND length(e.value #>> '{{}}') <= {FIELD_VALUE_MAX}"""
     skip_locked = " FOR UPDATE SKIP LOCKED"  # a cleanup that never waits on a busy row
-    # The row every write of a job's tree locks first, in a statement of its own: under READ
-    # COMMITTED the statements after it read what the previous holder committed.
+    for_update = " FOR UPDATE"
+    # A job's lock is a transaction-level advisory lock on (JOB_LOCK_CLASS, hash of the
+    # job's workspace/name): a task's report takes it shared, every other write of the job
+    # exclusive, so reports of different tasks run side by side and a job-wide write waits
+    # for them all (and they for it). The two-key form never meets the one-key leases of
+    # app/db/postgres.py; a hash shared by two jobs only makes them wait for each other.
+    # Advisory locks assign no transaction id (the change feed's order, app/store/events.py).
+    lock_job_shared = (f"SELECT pg_advisory_xact_lock_shared({JOB_LOCK_CLASS}, "
+                       "hashtext(? || '/' || ?))")
+    lock_job_exclusive = f"SELECT pg_advisory_xact_lock({JOB_LOCK_CLASS}, hashtext(? || '/' || ?))"
+    # A cleanup that never waits: the jobs whose exclusive lock it got (true) or not.
+    try_lock_job = f"pg_try_advisory_xact_lock({JOB_LOCK_CLASS}, hashtext(workspace || '/' || name))"
+    # Then, as before, the job's row, in a statement of its own: under READ COMMITTED the
+    # statements after it read what the previous holder committed.
     lock_job = "SELECT seq FROM jobs WHERE workspace = ? AND name = ? FOR UPDATE"
+    # Creators of one task (step id, name) queue here before any of them inserts: the first
+    # statement of a report that assigns a transaction id is then always one that waits for
+    # the task's previous writer, so one task's transaction ids follow its commit order.
+    lock_new_task = f"SELECT pg_advisory_xact_lock({TASK_LOCK_CLASS}, hashtext(? || '/' || ?))"
 
     @staticmethod
     def json_number(column: str, *path: str) -> str:

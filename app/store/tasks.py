@@ -75,10 +75,15 @@ def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
 
 def put_task(db, workspace: str, job: str, step: str, name: str,
              update: dict, if_match=None, by: str | None = None) -> dict:
-    """Create or update a task under the rules of docs/api.md; returns the stored task."""
+    """Create or update a task under the rules of docs/api.md; returns the stored task.
+
+    The job is shared with other tasks' reports (app/db/dialect.py): its steps cannot move
+    meanwhile, so the step status read here holds to the commit. The task's row is the first
+    row locked, and the job's row, when status_details merge into it, the last."""
     at = now()
-    with transaction(db, job=(workspace, job)):
+    with transaction(db, job=(workspace, job), shared=True):
         found = _locate_task(db, workspace, job, step, name)
+        found.update(_lock_task(db, found["step_id"], name, found["task_seq"] is None))
         current = found["task_status"]
         check_version("task", found["task_version"], if_match)
         target = update.get("status") or current or Status.PENDING.value
@@ -95,6 +100,21 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
         if update.get("status_details"):
             _merge_job_status_details(db, found, update["status_details"], at, by)
         return task
+
+
+_LOCK_TASK = """SELECT seq AS task_seq, status AS task_status,
+                       status_details AS task_status_details, db_version AS task_version
+                FROM tasks WHERE step_id = ? AND name = ?"""
+_NO_TASK = {"task_seq": None, "task_status": None, "task_status_details": None,
+            "task_version": None}
+
+
+def _lock_task(db, step_id: str, name: str, new: bool) -> dict:
+    """The task's row, locked and read again (the lookup's outer join cannot lock it). One
+    not there yet: its creators queue on its name first, so the second finds the first's."""
+    if new and db.dialect.lock_new_task:
+        db.execute(db.dialect.lock_new_task, (step_id, name))
+    return one(db, _LOCK_TASK + db.dialect.for_update, (step_id, name)) or _NO_TASK
 
 
 def _create_task(db, found, name, status, update, at, by) -> dict:
@@ -128,7 +148,13 @@ def _update_task(db, found, status, update, at, by) -> dict:
 
 
 def _merge_job_status_details(db, found, details: dict, at, by) -> None:
-    current = json.loads(found["job_status_details"] or "{}")
-    merged = {**current, **details}
-    if merged != current:  # a repeated report: nothing to write
+    """The report's only write to the job's row, so its lock is held for this and the
+    commit alone. Details the job already had when the report began change nothing."""
+    seen = json.loads(found["job_status_details"] or "{}")
+    if {**seen, **details} == seen:  # a repeated report: nothing to write
+        return
+    job = one(db, "SELECT status_details FROM jobs WHERE seq = ?" + db.dialect.for_update,
+              (found["job_seq"],))
+    merged = {**job["status_details"], **details}
+    if merged != job["status_details"]:
         write_status_details(db, found["job_seq"], merged, at, by)
