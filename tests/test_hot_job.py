@@ -7,6 +7,7 @@ outcome depends on who goes first, the test makes everyone wait at one gate (a l
 holds on a connection of its own) and opens it once they all wait there.
 """
 
+import json
 import threading
 import time
 from collections import Counter, defaultdict
@@ -17,6 +18,7 @@ import pytest
 
 from app import create_app
 from app.db.dialect import JOB_LOCK_CLASS
+from app.store.rows import dumps
 
 from .conftest import API, platform_spec
 from .pg import empty_tables
@@ -203,3 +205,21 @@ def test_concurrent_status_details_all_land_in_the_job(pg_app, url):
     details = send(pg_app, "GET", JOB).json["status_details"]
     assert details == {f"k{i}": i for i in range(THREADS)}
     assert send(pg_app, "GET", JOB).json["db_version"] == 2 + THREADS  # the roll-up, then these
+
+
+def test_merged_details_are_what_a_dict_merge_gives_in_its_key_order(pg_app, url):
+    """PostgreSQL merges a report's status_details into the job's in SQL: the same keys,
+    values and order as Python's {**job, **report}, unicode, nesting and nulls included."""
+    reports = [{"b": 1, "a": "x", 'é"k': [1, {"n": None}]}, {"a": "y", "z": {"n": 1}},
+               {"b": 1.0}, {"c": None}, {"c": None}, {"a": "ÿ\n\u2028"}]
+    expected, versions = {}, []
+    for report in reports:
+        assert send(pg_app, "PUT", f"{STEP}/tasks/t0", json={"status_details": report}
+                    ).status_code == 200
+        if {**expected, **report} != expected:  # the store writes only a change
+            expected = {**expected, **report}
+        versions.append(send(pg_app, "GET", JOB).json["db_version"])
+    [(text,)] = rows(url, "SELECT status_details FROM jobs")
+    assert json.loads(text) == expected and list(json.loads(text)) == list(expected)
+    assert text == dumps(expected)  # compact, as the store writes it
+    assert versions == [3, 4, 4, 5, 5, 6]  # a report that changes nothing writes nothing

@@ -31,6 +31,7 @@ class SQLite:
     for_update = ""  # row locks: the write lock covers every row already
     lock_new_task = None  # nor does a task's creation need a lock of its own
     try_lock_job = None
+    merge_job_details = None  # read, merged and written back by the store
     binary_text = "TEXT"  # compared byte by byte already (BINARY)
     # The string custom fields of the jobs already stored, as app/store/fields.py keeps them.
     job_fields_backfill = f"""INSERT INTO job_fields (job_seq, workspace, key, value)
@@ -82,6 +83,23 @@ class PostgreSQL:
     # statement of a report that assigns a transaction id is then always one that waits for
     # the task's previous writer, so one task's transaction ids follow its commit order.
     lock_new_task = f"SELECT pg_advisory_xact_lock({TASK_LOCK_CLASS}, hashtext(? || '/' || ?))"
+    # A task's status_details merged into its job's (params: details, details, at, by, job
+    # seq, details) by one statement, so the job's row, the one row all reports of a job
+    # write, is locked for that statement and the commit only, and written only when a
+    # value changes. Keys keep their places, new ones follow in the report's order, as
+    # Python's {**current, **details}; the text stays compact JSON.
+    merge_job_details = """UPDATE jobs SET status_details = (
+            SELECT '{' || string_agg(to_json(k)::text || ':' || v::text, ',' ORDER BY o) || '}'
+            FROM (SELECT c.key AS k, COALESCE(d.value, c.value) AS v, c.ord AS o
+                  FROM json_each(jobs.status_details::json) WITH ORDINALITY AS c(key, value, ord)
+                  LEFT JOIN json_each(CAST(? AS json)) AS d ON d.key = c.key
+                  UNION ALL
+                  SELECT d.key, d.value, 1e9 + d.ord
+                  FROM json_each(CAST(? AS json)) WITH ORDINALITY AS d(key, value, ord)
+                  WHERE NOT jsonb_exists(jobs.status_details::jsonb, d.key)) AS m),
+            updated_at = ?, updated_by = ?, db_version = db_version + 1
+        WHERE seq = ? AND EXISTS (SELECT 1 FROM json_each(CAST(? AS json)) AS d
+            WHERE jobs.status_details::jsonb -> d.key IS DISTINCT FROM d.value::jsonb)"""
 
     @staticmethod
     def json_number(column: str, *path: str) -> str:

@@ -148,13 +148,17 @@ def _update_task(db, found, status, update, at, by) -> dict:
 
 
 def _merge_job_status_details(db, found, details: dict, at, by) -> None:
-    """The report's only write to the job's row, so its lock is held for this and the
-    commit alone. Details the job already had when the report began change nothing."""
+    """The report's only write to the job's row, last, so that the row's lock is held for
+    this and the commit alone. Details the job already had when the report began change
+    nothing: no write."""
     seen = json.loads(found["job_status_details"] or "{}")
     if {**seen, **details} == seen:  # a repeated report: nothing to write
         return
-    job = one(db, "SELECT status_details FROM jobs WHERE seq = ?" + db.dialect.for_update,
-              (found["job_seq"],))
+    if db.dialect.merge_job_details:  # one statement: the row's lock is taken and used at once
+        text = dumps(details)
+        db.execute(db.dialect.merge_job_details, (text, text, at, by, found["job_seq"], text))
+        return
+    job = one(db, "SELECT status_details FROM jobs WHERE seq = ?", (found["job_seq"],))
     merged = {**job["status_details"], **details}
     if merged != job["status_details"]:
         write_status_details(db, found["job_seq"], merged, at, by)
