@@ -8,8 +8,12 @@ An event's place in the feed is (txid, seq), and readers read in that order:
   reader pass an event whose transaction commits later. txid is the writing transaction's
   id, and a reader reads only below the horizon: the oldest transaction id still running
   (pg_snapshot_xmin). Everything below it has committed or rolled back, so no event can
-  appear there later. Every write of a job takes the job's row lock as its first write (the
-  lock gives it its transaction id), so one job's transaction ids are in its commit order.
+  appear there later. A transaction gets its id at its first row change: a task's report
+  (its job's lock shared) at the lock of its task's row, after the task's previous writer
+  committed; every other write of a job after taking the job's lock exclusive. So one
+  task's ids, and a job's job-wide writes against all its reports, are in commit order;
+  reports of different tasks of one job, running together, need not be (docs/api.md,
+  "Watching for changes").
 
 A cursor is the place of the last event read. The Events-Cursor of a read on PostgreSQL
 also carries the read's snapshot: the events it already showed are skipped, those it did
