@@ -99,13 +99,18 @@ def main() -> None:
               f"PostgreSQL {settings_on}")
         for r in range(args.rounds):  # each candidate goes first in turn
             for run in runs[r % len(runs):] + runs[:r % len(runs)]:
-                figures = wrk_spread([s.url for s in builds[run[0]]], "mix.lua",
-                                     args.seconds, LOADS[run[1]])
+                servers = builds[run[0]]
+                cpu = sum(s.cpu_seconds() or 0 for s in servers)
+                figures = wrk_spread([s.url for s in servers], "mix.lua", args.seconds,
+                                     LOADS[run[1]])
+                figures["cpu_us"] = ((sum(s.cpu_seconds() or 0 for s in servers) - cpu)
+                                     / max(figures["requests"], 1) * 1e6)
                 results[run].append(figures)
                 print(f"round {r + 1}: {run[0]:10} {run[1]:6} {figures['rps']:6.0f} req/s, "
-                      f"p99 {figures['p99_us'] / 1000:6.1f} ms, unplanned non-2xx "
-                      f"{figures['got_other_non2xx'] + figures['socket_errors']:.0f}",
-                      flush=True)
+                      f"p99 {figures['p99_us'] / 1000:6.1f} ms, hosts' CPU "
+                      f"{figures['cpu_us']:5.0f} µs/req, non-2xx other than the planned 422 "
+                      f"{figures['got_other_non2xx']:.0f}, wrk socket errors/timeouts "
+                      f"{figures['socket_errors']:.0f}", flush=True)
     finally:
         for servers in builds.values():
             for server in servers:
@@ -124,9 +129,12 @@ def main() -> None:
         med_hot = statistics.median(f["rps"] for f in hot)
         med_spread = statistics.median(f["rps"] for f in spread)
         paired = [h["rps"] / s["rps"] for h, s in zip(hot, spread)]
+        cpu = [statistics.median(f["cpu_us"] for f in runs) for runs in (hot, spread)]
         print(f"{build}: hot {listed(hot)} (median {med_hot:.0f}); spread {listed(spread)} "
               f"(median {med_spread:.0f}); hot/spread {med_hot / med_spread:.2f} (per round "
-              f"{', '.join(f'{p:.2f}' for p in paired)})")
+              f"{', '.join(f'{p:.2f}' for p in paired)}, their median "
+              f"{statistics.median(paired):.2f}); hosts' CPU µs/req hot {cpu[0]:.0f}, "
+              f"spread {cpu[1]:.0f}")
 
 
 def listed(runs: list[dict]) -> str:

@@ -223,3 +223,17 @@ def test_merged_details_are_what_a_dict_merge_gives_in_its_key_order(pg_app, url
     assert json.loads(text) == expected and list(json.loads(text)) == list(expected)
     assert text == dumps(expected)  # compact, as the store writes it
     assert versions == [3, 4, 4, 5, 5, 6]  # a report that changes nothing writes nothing
+
+
+def test_a_report_after_another_of_its_task_has_the_last_word_in_the_jobs_details(pg_app, url):
+    """A report that read the job's details, then waited for its task's row while another
+    write of the task changed them, merges its own all the same, though it repeats what it
+    first saw: it committed last."""
+    assert send(pg_app, "PUT", f"{STEP}/tasks/t0", json={"status_details": {"p": 5}}).status_code == 200
+    # The task's previous writer, still open: the task moves on and the job says 7.
+    previous = Gate(url, "UPDATE tasks SET db_version = db_version + 1 WHERE name = 't0'",
+                    """UPDATE jobs SET status_details = '{"p":7}', db_version = db_version + 1""")
+    [late] = all_at_once([lambda: send(pg_app, "PUT", f"{STEP}/tasks/t0", json={
+        "status_details": {"p": 5}})], previous)
+    assert late.status_code == 200
+    assert send(pg_app, "GET", JOB).json["status_details"] == {"p": 5}

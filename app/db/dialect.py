@@ -75,9 +75,10 @@ class PostgreSQL:
                        "hashtext(? || '/' || ?))")
     lock_job_exclusive = f"SELECT pg_advisory_xact_lock({JOB_LOCK_CLASS}, hashtext(? || '/' || ?))"
     # A cleanup that never waits: the jobs whose exclusive lock it got (true) or not.
-    try_lock_job = f"pg_try_advisory_xact_lock({JOB_LOCK_CLASS}, hashtext(workspace || '/' || name))"
-    # Then, as before, the job's row, in a statement of its own: under READ COMMITTED the
-    # statements after it read what the previous holder committed.
+    try_lock_job = (f"pg_try_advisory_xact_lock({JOB_LOCK_CLASS}, "
+                    "hashtext(workspace || '/' || name))")
+    # After the exclusive lock, as before, the job's row, in a statement of its own: under
+    # READ COMMITTED the statements after it read what the previous holder committed.
     lock_job = "SELECT seq FROM jobs WHERE workspace = ? AND name = ? FOR UPDATE"
     # Creators of one task (step id, name) queue here before any of them inserts: the first
     # statement of a report that assigns a transaction id is then always one that waits for
@@ -87,7 +88,8 @@ class PostgreSQL:
     # seq, details) by one statement, so the job's row, the one row all reports of a job
     # write, is locked for that statement and the commit only, and written only when a
     # value changes. Keys keep their places, new ones follow in the report's order, as
-    # Python's {**current, **details}; the text stays compact JSON.
+    # Python's {**current, **details}; the text stays compact JSON. (jsonb_exists: the `?`
+    # operator would read as a placeholder.)
     merge_job_details = """UPDATE jobs SET status_details = (
             SELECT '{' || string_agg(to_json(k)::text || ':' || v::text, ',' ORDER BY o) || '}'
             FROM (SELECT c.key AS k, COALESCE(d.value, c.value) AS v, c.ord AS o

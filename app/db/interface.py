@@ -15,8 +15,8 @@ class Connection(Protocol):
     SQL is written once, in SQLite's spelling with `?` placeholders; `dialect` answers the
     few things spelled differently (app/db/dialect.py). A write runs in
     `transaction(job=(workspace, name))`: SQLite takes the database's write lock, PostgreSQL
-    that job's lock, exclusive (and its row), or with `shared` (a task's report) shared. Inside another transaction it is a savepoint that commits with
-    the outer one.
+    that job's lock, exclusive (and its row), or with `shared` (a task's report) shared.
+    Inside another transaction it is a savepoint that commits with the outer one.
 
     Where a backend announces a commit: after the outermost transaction has committed, the
     shared commit tail (app/db/commit.py) clears a storage fault's episode and runs the

@@ -83,6 +83,7 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
     at = now()
     with transaction(db, job=(workspace, job), shared=True):
         found = _locate_task(db, workspace, job, step, name)
+        looked_at = found["task_version"]
         found.update(_lock_task(db, found["step_id"], name, found["task_seq"] is None))
         current = found["task_status"]
         check_version("task", found["task_version"], if_match)
@@ -98,7 +99,10 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
         events.task_changed(db, task, job, found["job_id"], step,
                             "created" if current is None else "updated", current, at, by)
         if update.get("status_details"):
-            _merge_job_status_details(db, found, update["status_details"], at, by)
+            # The job's details as first read are still those the task's last write left
+            # when no write of the task came in between.
+            _merge_job_status_details(db, found, update["status_details"], at, by,
+                                      found["task_version"] == looked_at)
         return task
 
 
@@ -147,18 +151,15 @@ def _update_task(db, found, status, update, at, by) -> dict:
     )
 
 
-def _merge_job_status_details(db, found, details: dict, at, by) -> None:
+def _merge_job_status_details(db, found, details: dict, at, by, seen_is_current) -> None:
     """The report's only write to the job's row, last, so that the row's lock is held for
-    this and the commit alone. Details the job already had when the report began change
-    nothing: no write."""
+    this and the commit alone. Details the job already had (as `found` read them, when
+    `seen_is_current`) change nothing: no write."""
     seen = json.loads(found["job_status_details"] or "{}")
-    if {**seen, **details} == seen:  # a repeated report: nothing to write
+    if seen_is_current and {**seen, **details} == seen:  # a repeated report
         return
     if db.dialect.merge_job_details:  # one statement: the row's lock is taken and used at once
         text = dumps(details)
         db.execute(db.dialect.merge_job_details, (text, text, at, by, found["job_seq"], text))
-        return
-    job = one(db, "SELECT status_details FROM jobs WHERE seq = ?", (found["job_seq"],))
-    merged = {**job["status_details"], **details}
-    if merged != job["status_details"]:
-        write_status_details(db, found["job_seq"], merged, at, by)
+    elif {**seen, **details} != seen:  # under the write lock, what `found` read is current
+        write_status_details(db, found["job_seq"], {**seen, **details}, at, by)
