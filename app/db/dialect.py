@@ -29,7 +29,7 @@ class SQLite:
     event_txid = "INTEGER NOT NULL DEFAULT 0"
     skip_locked = ""  # a subquery's row locks; SQLite has none to skip
     for_update = ""  # row locks: the write lock covers every row already
-    lock_new_task = None  # nor does a task's creation need a lock of its own
+    lock_task = None  # nor does a task need a lock of its own
     try_lock_job = None
     merge_job_details = None  # read, merged and written back by the store
     binary_text = "TEXT"  # compared byte by byte already (BINARY)
@@ -80,10 +80,12 @@ class PostgreSQL:
     # After the exclusive lock, as before, the job's row, in a statement of its own: under
     # READ COMMITTED the statements after it read what the previous holder committed.
     lock_job = "SELECT seq FROM jobs WHERE workspace = ? AND name = ? FOR UPDATE"
-    # Creators of one task (step id, name) queue here before any of them inserts: the first
-    # statement of a report that assigns a transaction id is then always one that waits for
-    # the task's previous writer, so one task's transaction ids follow its commit order.
-    lock_new_task = f"SELECT pg_advisory_xact_lock({TASK_LOCK_CLASS}, hashtext(? || '/' || ?))"
+    # The reports of one task (step id, name) queue here, creators included, before any of
+    # them locks or inserts its row: a report gets its transaction id (at that lock or
+    # insert) only once the task's previous writer has committed, so one task's transaction
+    # ids follow its commit order. A row lock alone would not do: a report that waited for
+    # an updater takes its id as it follows the update chain, where it may wait again.
+    lock_task = f"SELECT pg_advisory_xact_lock({TASK_LOCK_CLASS}, hashtext(? || '/' || ?))"
     # A task's status_details merged into its job's (params: details, details, at, by, job
     # seq, details) by one statement, so the job's row, the one row all reports of a job
     # write, is locked for that statement and the commit only, and written only when a

@@ -3,12 +3,13 @@ process, write transactions that lock their job, migrations under an advisory lo
 
 Connections run in autocommit; a write opens its own transaction and first takes the lock
 of the job it changes (app/db/dialect.py): shared for a task's report, which then locks only
-its task's row (and the job's row last, if it merges status_details), exclusive for every
-other write of the job, which then locks the job's row. Writes to different jobs, and
+its task (its lock, its row; the job's row last, if it merges status_details), exclusive for
+every other write of the job, which then locks the job's row. Writes to different jobs, and
 reports of different tasks of one job, proceed in parallel; the rest queue, on every host
 alike. Lock order, everywhere: the job's lock, the job's row, its steps, its tasks (a
-report: its task's row, then the job's). A statement or lock wait longer than the configured
-timeout is cancelled by the server, so a stuck lock never holds a worker forever.
+report: its task's lock and row, then the job's row). A statement or lock wait longer than
+the configured timeout is cancelled by the server, so a stuck lock never holds a worker
+forever.
 """
 
 import os

@@ -9,8 +9,8 @@ An event's place in the feed is (txid, seq), and readers read in that order:
   id, and a reader reads only below the horizon: the oldest transaction id still running
   (pg_snapshot_xmin). Everything below it has committed or rolled back, so no event can
   appear there later. A transaction gets its id at its first row change: a task's report
-  (its job's lock shared) at the lock of its task's row, after the task's previous writer
-  committed; every other write of a job after taking the job's lock exclusive. So one
+  (its job's lock shared) after taking its task's own lock, once the task's previous writer
+  has committed; every other write of a job after taking the job's lock exclusive. So one
   task's ids, and a job's job-wide writes against all its reports, are in commit order;
   reports of different tasks of one job, running together, need not be (docs/api.md,
   "Watching for changes").

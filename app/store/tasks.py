@@ -84,7 +84,7 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
     with transaction(db, job=(workspace, job), shared=True):
         found = _locate_task(db, workspace, job, step, name)
         looked_at = found["task_version"]
-        found.update(_lock_task(db, found["step_id"], name, found["task_seq"] is None))
+        found.update(_lock_task(db, found["step_id"], name))
         current = found["task_status"]
         check_version("task", found["task_version"], if_match)
         target = update.get("status") or current or Status.PENDING.value
@@ -113,11 +113,12 @@ _NO_TASK = {"task_seq": None, "task_status": None, "task_status_details": None,
             "task_version": None}
 
 
-def _lock_task(db, step_id: str, name: str, new: bool) -> dict:
-    """The task's row, locked and read again (the lookup's outer join cannot lock it). One
-    not there yet: its creators queue on its name first, so the second finds the first's."""
-    if new and db.dialect.lock_new_task:
-        db.execute(db.dialect.lock_new_task, (step_id, name))
+def _lock_task(db, step_id: str, name: str) -> dict:
+    """The task's row, read again and locked (the lookup's outer join cannot lock it), once
+    the task's own lock is held (app/db/dialect.py): the task's writers queue there,
+    creators too, so the second finds the first's row."""
+    if db.dialect.lock_task:
+        db.execute(db.dialect.lock_task, (step_id, name))
     return one(db, _LOCK_TASK + db.dialect.for_update, (step_id, name)) or _NO_TASK
 
 
