@@ -1,6 +1,7 @@
 """Big jobs: a step's tasks in pages, task counts on steps, tags that need no tree, gzip."""
 
 import gzip
+import json
 import random
 
 import pytest
@@ -265,3 +266,80 @@ def test_if_match_on_a_step_takes_its_tag_or_its_version(api, seeded):
     weak = move("active", "W/" + get(api, url).headers["ETag"])
     assert weak.status_code == 412 and "weak" in weak.json["detail"]
     assert move("active", '"4.xyz"').status_code == 412  # not a tag of ours: no version
+
+
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+@pytest.mark.parametrize("what,url,extra", READS, ids=[r[0] for r in READS])
+def test_gzip_on_and_off_are_the_same_json_under_the_same_tag(api, seeded, what, url, extra):
+    plain = api.client.get(url(api), query_string=extra)
+    packed = api.client.get(url(api), query_string=extra, headers=GZIP)
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    if len(plain.data) > 1024:
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    else:
+        assert packed.data == plain.data and "Content-Encoding" not in packed.headers
+    assert packed.headers["ETag"] == plain.headers["ETag"]
+    for headers in (GZIP, {}):  # a tag from either answer revalidates either way
+        again = api.client.get(url(api), query_string=extra,
+                               headers={**headers, "If-None-Match": packed.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+        assert "Content-Encoding" not in again.headers
+
+
+def test_the_tree_is_compressed_and_a_small_answer_is_not(api, seeded):
+    assert tree(api).content_length > 1024
+    packed = api.client.get(api.url("j1", "status"), headers=GZIP)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    task = api.client.get(tasks_url(api) + "/t000", headers=GZIP)
+    assert task.content_length <= 1024 and "Content-Encoding" not in task.headers
+
+
+def test_if_match_holds_with_tags_of_compressed_answers(api, seeded):
+    """Every write's If-Match takes the tag its read gave, compressed or not."""
+    api.client.patch(api.url("j1", "status-details"), json={"note": "x" * 2000})
+    job = api.client.get(api.url("j1"), headers=GZIP)
+    step = api.client.get(api.url("j1", "steps", "big"), headers=GZIP)
+    task = api.client.get(tasks_url(api) + "/t000", headers=GZIP)
+    assert job.headers["Content-Encoding"] == "gzip"
+    writes = [  # the task's details reach the job: the job's write goes first
+        ("PATCH", api.url("j1", "status-details"), {"y": 2}, job),
+        ("PATCH", api.url("j1", "steps", "big", "status"), {"status": "active"}, step),
+        ("PUT", tasks_url(api) + "/t000", {"status_details": {"x": 1}}, task),
+    ]
+    for method, url, body, read in writes:
+        answer = api.client.open(url, method=method, json=body, headers={
+            **GZIP, "If-Match": read.headers["ETag"]})
+        assert answer.status_code == 200, (url, answer.data)
+        assert ":gzip" not in answer.headers["ETag"]
+        again = api.client.open(url, method=method, json=body, headers={
+            **GZIP, "If-Match": read.headers["ETag"]})
+        assert again.status_code == 412  # the tag is now stale, compressed or not
+    fresh = api.client.get(api.url("j1"), headers=GZIP)
+    assert fresh.headers["ETag"] == f'"{json.loads(gzip.decompress(fresh.data))["db_version"]}"'
+    assert api.client.delete(api.url("j1"), headers={**GZIP, "If-Match": fresh.headers["ETag"]}
+                             ).status_code == 204
+
+
+def test_prefer_wait_answers_a_tag_of_a_compressed_answer(api, seeded):
+    job = api.client.get(api.url("j1"), headers=GZIP)
+    waited = api.client.get(api.url("j1"), headers={
+        **GZIP, "If-None-Match": job.headers["ETag"], "Prefer": "wait=1"})
+    assert waited.status_code == 304 and waited.headers["Preference-Applied"] == "wait=1"
+    step = api.client.get(api.url("j1", "steps", "big"))
+    waited = api.client.get(api.url("j1", "steps", "big"), headers={
+        "If-None-Match": step.headers["ETag"], "Prefer": "wait=1"})
+    assert waited.status_code == 304
+
+
+def test_the_event_stream_is_never_compressed(api, seeded, client):
+    response = client.get("/apis/jobs/v2/workspaces/ws/events", query_string={"after": "0"},
+                          headers={**GZIP, "Accept": "text/event-stream"}, buffered=False)
+    assert response.mimetype == "text/event-stream"
+    assert "Content-Encoding" not in response.headers
+    first = next(iter(response.response))
+    response.close()
+    assert first.startswith(b": the stream")
