@@ -64,17 +64,26 @@ class Server:
         self.process.wait(30)
 
 
+class NoAnswer(Exception):
+    """The worker closed the connection (gunicorn's timeout killed it, say)."""
+
+
 class Client:
     def __init__(self, server: Server):
+        self.server = server
         self.conn = server.connection()
 
     def call(self, method: str, path: str, body=None, headers=None):
         data = None if body is None else json.dumps(body).encode()
         sent = {"Content-Type": "application/json"} if data is not None else {}
         started = time.perf_counter()
-        self.conn.request(method, BASE + path, data, {**sent, **(headers or {})})
-        response = self.conn.getresponse()
-        payload = response.read()
+        try:
+            self.conn.request(method, BASE + path, data, {**sent, **(headers or {})})
+            response = self.conn.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, OSError):
+            self.conn = self.server.connection()
+            raise NoAnswer(f"{time.perf_counter() - started:.0f} s, no answer") from None
         ms = (time.perf_counter() - started) * 1000
         return response.status, dict(response.getheaders()), payload, ms
 
@@ -102,7 +111,8 @@ def seed(server: Server, db: Path, n: int) -> None:
     for i, name in enumerate(names):
         status = "active" if i % 100 < 2 else "error" if i % 100 == 2 else "completed"
         rows.append((f"task-{i:032x}", step_id, workspace, project, name, status,
-                     json.dumps({"progress": 100}), "{}", "", at, None, at, None, 3))
+                     json.dumps({"progress": 100 if status == "completed" else i % 100}),
+                     "{}", "", at, None, at, None, 3))
     with conn:
         conn.executemany(
             "INSERT INTO tasks (id, step_id, workspace, project, name, status, status_details,"
@@ -157,33 +167,42 @@ def measure(server: Server, n: int, repeat: int, puts: int) -> list[tuple[str, s
     rows = []
     heavy = max(3, repeat // (1 + n // 20_000))  # the whole tree at 100,000: fewer rounds
 
-    ms, _, _, body = timed(client, "/big/status", heavy)
-    rows.append(("status tree", f"{ms:.1f} ms, {kib(len(body))}"))
-    ms, _, got, packed = timed(client, "/big/status", heavy, gz)
-    rows.append(("status tree, gzip", f"{ms:.1f} ms, {kib(len(packed))}"
-                 if got.get("Content-Encoding") == "gzip" else "n/a (not compressed)"))
-    ms, _, _, bare = timed(client, "/big/status?tasks=none", repeat)
-    tasks_left = any("tasks" in s for s in json.loads(bare)["steps"])
-    rows.append(("status tree ?tasks=none", "n/a (the whole tree)" if tasks_left
-                 else f"{ms:.1f} ms, {kib(len(bare))}"))
-    rows.append(("304 of the tree", revalidation(client, "/big/status", repeat * 4)))
+    def row(label, path, rounds, headers=None, show=None):
+        try:
+            ms, status, got, body = timed(client, path, rounds, headers)
+        except NoAnswer as failed:
+            rows.append((label, f"failed ({failed})"))
+            return
+        rows.append((label, show(ms, status, got, body) if show else
+                     f"{ms:.1f} ms, {kib(len(body))}"))
+
+    def packed(ms, status, got, body):
+        return f"{ms:.1f} ms, {kib(len(body))}" if got.get("Content-Encoding") == "gzip" \
+            else "n/a (not compressed)"
+
+    def bare(ms, status, got, body):
+        whole = any("tasks" in s for s in json.loads(body)["steps"])
+        return "n/a (the whole tree)" if whole else f"{ms:.1f} ms, {kib(len(body))}"
+
+    def paged(ms, status, got, body):
+        return f"{ms:.1f} ms, {kib(len(body))}" if status == 200 and \
+            "pagination" in json.loads(body) else "n/a (the whole list)"
+
     page = "/big/steps/work/tasks?sort=name&page_size=100"
+    row("status tree", "/big/status", heavy)
+    row("status tree, gzip", "/big/status", heavy, gz, packed)
+    row("status tree ?tasks=none", "/big/status?tasks=none", repeat, show=bare)
+    rows.append(("304 of the tree", revalidation(client, "/big/status", repeat * 4)))
     rows.append(("304 of a task page", revalidation(client, page, repeat * 4)))
     rows.append(("304 of the step", revalidation(client, "/big/steps/work", repeat * 4)))
-    ms, _, _, body = timed(client, "/big/steps/work/tasks", heavy)
-    rows.append(("unpaged task list", f"{ms:.1f} ms, {kib(len(body))}"))
-    ms, _, got, packed = timed(client, "/big/steps/work/tasks", heavy, gz)
-    rows.append(("unpaged task list, gzip", f"{ms:.1f} ms, {kib(len(packed))}"
-                 if got.get("Content-Encoding") == "gzip" else "n/a (not compressed)"))
-    for label, path in (("task page 1 by name (100)", page),
-                        ("task page 1, status=active, by name (100)",
-                         "/big/steps/work/tasks?filter[status]=active&sort=name&page_size=100")):
-        ms, status, _, body = timed(client, path, repeat)
-        paged = status == 200 and "pagination" in json.loads(body)
-        rows.append((label, f"{ms:.1f} ms, {kib(len(body))}" if paged else "n/a (the whole list)"))
-    ms, _, _, body = timed(client, "/big/steps/work", repeat)
-    rows.append(("the step", f"{ms:.1f} ms, task_counts "
-                 f"{json.loads(body).get('task_counts', 'n/a')}"))
+    row("unpaged task list", "/big/steps/work/tasks", heavy)
+    row("unpaged task list, gzip", "/big/steps/work/tasks", heavy, gz, packed)
+    row("task page 1 by name (100)", page, repeat, show=paged)
+    row("task page 1, status=active, by name (100)",
+        "/big/steps/work/tasks?filter[status]=active&sort=name&page_size=100", repeat,
+        show=paged)
+    row("the step", "/big/steps/work", repeat, show=lambda ms, status, got, body: (
+        f"{ms:.1f} ms, task_counts {json.loads(body).get('task_counts', 'n/a')}"))
     p50 = put_p50(server, n, puts)
     for gzip in (False, True):
         rows.append((f"PUT p50{', Accept-Encoding: gzip' if gzip else ''}",
