@@ -9,7 +9,7 @@ from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
 from ..db import transaction
 from ..errors import Conflict, MoveRefused
 from . import events, history
-from .fields import delete_fields, write_fields
+from .fields import delete_fields, status_moved, write_fields
 from .history import record
 from .rows import check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status, with_config
@@ -171,6 +171,7 @@ def rerun(db, workspace: str, name: str, if_match=None,
                    db_version = db_version + 1 WHERE seq = ?""",
             (job["attempt_id"], Status.CREATED.value, at, by, job["seq"]),
         )
+        status_moved(db, job["seq"], Status.CREATED.value)
         events.job_changed_at(db, job["seq"], job["status"], at, by)
         return get_job(db, workspace, name)
 
