@@ -236,7 +236,7 @@ def sqlite_plans(db: Path) -> None:
 
 
 def postgres_plans(n: int) -> None:
-    """The same statements on PostgreSQL over N tasks of one step (beside 1,000 of another),
+    """The same statements on PostgreSQL over N tasks of one step (beside 200,000 of others),
     VACUUM ANALYZEd as autovacuum would: EXPLAIN ANALYZE."""
     sys.path.insert(0, str(HERE.parent))
     from app.db import connect, migrate
@@ -249,7 +249,8 @@ def postgres_plans(n: int) -> None:
         db = connect(target)
         rng = random.Random(7)
         rows = []
-        for step, count in (("step-big", n), ("step-other", 1000)):
+        # Beside it, the tasks of 200 other jobs' steps, 1,000 each, as a service holds.
+        for step, count in (("step-big", n), *((f"step-other-{k}", 1000) for k in range(200))):
             names = [f"task-{i:06d}" for i in range(count)]
             rng.shuffle(names)
             rows += [(f"{step}-{i}", step, "ws", "", name, "active" if i % 100 < 2 else
