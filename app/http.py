@@ -236,10 +236,11 @@ def fingerprint_tag(*parts) -> str:
     return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest() + '"'
 
 
-def step_tag(step: dict) -> str:
-    """A step's ETag: its own version, then what its tasks' counts are made of, so the tag
-    moves with its `task_counts`. If-Match reads the version before the dot (if_match)."""
-    return f'"{step["db_version"]}.{fingerprint_tag(step["id"], *step["task_fingerprint"])[1:]}'
+def step_tag(step: dict, mark: tuple) -> str:
+    """A step's ETag: its own version, then a hash of its id and its job's mark (read before
+    the body, app/store/events.py), so the tag moves with its `task_counts`. If-Match reads
+    the version before the dot (if_match)."""
+    return f'"{step["db_version"]}.{fingerprint_tag(step["id"], *mark)[1:]}'
 
 
 def unchanged(tag: str) -> Response | None:

@@ -34,9 +34,10 @@ def list_steps(workspace, name, query):
 @answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
 @answers(304)
 def get_step(workspace, job, name):
-    step = store.counted(db(), store.get_step(db(), workspace, job, name))
-    tag = step_tag(step)
-    return unchanged(tag) or json_answer(dump_step(step), tag)
+    mark = store.job_mark(db(), workspace, job)  # before the step: the tag is never newer
+    step = store.get_step(db(), workspace, job, name)
+    tag = step_tag(step, mark)
+    return unchanged(tag) or json_answer(dump_step(store.counted(db(), step)), tag)
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<job>/steps/<name>/status")
@@ -45,7 +46,6 @@ def get_step(workspace, job, name):
 @answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
 @refuses(412)
 def update_step_status(workspace, job, name, body):
-    step = store.update_step_status(db(), workspace, job, name, body, if_match(step=True),
-                                    principal())
-    step = store.counted(db(), step)
-    return json_answer(dump_step(step), step_tag(step))
+    step, mark = store.update_step_status(db(), workspace, job, name, body,
+                                          if_match(step=True), principal())
+    return json_answer(dump_step(store.counted(db(), step)), step_tag(step, mark))

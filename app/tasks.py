@@ -27,9 +27,9 @@ dump_task = plain_dumper(TaskSchema())  # the single-task answers, without marsh
 @answers(200, _list, "The tasks, or a page of them", etag=OPAQUE)
 @answers(304)
 def list_tasks(workspace, job, name, query):
-    step = store.counted(db(), store.get_step(db(), workspace, job, name))
-    tag = fingerprint_tag("tasks", step["id"], step["db_version"], step["task_fingerprint"],
-                          sorted(query.items()))
+    mark = store.job_mark(db(), workspace, job)  # before the tasks: the tag is never newer
+    step = store.get_step(db(), workspace, job, name)
+    tag = fingerprint_tag("tasks", step["id"], *mark, sorted(query.items()))
     not_modified = unchanged(tag)
     if not_modified is not None:
         return not_modified

@@ -219,7 +219,7 @@ PAGE_SQL = [
      "t.status IN (?) ORDER BY t.name ASC LIMIT 100 OFFSET 0", ["active"]),
     ("total, status=active", "SELECT COUNT(*) FROM tasks t WHERE t.step_id = ? AND "
      "t.status IN (?)", ["active"]),
-    ("task counts and fingerprint", "SELECT step_id, status, COUNT(*), SUM(db_version) FROM "
+    ("task counts", "SELECT step_id, status, COUNT(*) FROM "
      "tasks WHERE step_id IN (?) GROUP BY step_id, status", []),
 ]
 

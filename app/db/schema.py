@@ -156,11 +156,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                name="idx_job_fields_counts"),
     ]),
     # A step's tasks by status: one range per status for a page filtered by it in name order,
-    # and, with db_version in the entry, task counts and the tags' fingerprint (count and
-    # sum of versions per status) from the index alone (app/store/tally.py).
+    # and the task counts from the index alone (app/store/tally.py).
     ("m011_task_status_index", [
-        _index("tasks", "step_id", "status", "name", "db_version",
-               name="idx_tasks_step_status_name"),
+        _index("tasks", "step_id", "status", "name", name="idx_tasks_step_status_name"),
     ]),
 ]
 

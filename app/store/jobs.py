@@ -13,7 +13,7 @@ from .fields import delete_fields, status_moved, write_fields
 from .history import record
 from .rows import check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status, with_config
-from .tally import fingerprint, tally, task_counts
+from .tally import tally, task_counts
 
 
 def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
@@ -186,24 +186,23 @@ _TREE_TASKS = f"""SELECT t.step_id, {", ".join("t." + k for k in _TREE_TASK_KEYS
 
 
 def tree_head(db, workspace: str, name: str) -> dict:
-    """What the status tree's tag is made of, read before its tasks: the job, its current
-    steps in spec order, and their tasks counted by status (app/store/tally.py)."""
-    job = get_job(db, workspace, name)
-    steps = attempt_steps(db, job["attempt_id"])
-    return {"job": job, "steps": steps, "tally": tally(db, [s["id"] for s in steps])}
+    """What the status tree's tag is made of, read before the tree: the job, and the mark of
+    its newest event (app/store/events.py), which every later write of its tree moves."""
+    mark = events.job_mark(db, workspace, name)
+    return {"job": get_job(db, workspace, name), "mark": mark}
 
 
 def tree_fingerprint(head: dict) -> tuple:
     job = head["job"]
-    return (job["id"], job["db_version"], job["attempt_id"],
-            *((s["id"], s["db_version"], *fingerprint(head["tally"][s["id"]]))
-              for s in head["steps"]))
+    return (job["id"], job["db_version"], job["attempt_id"], *head["mark"])
 
 
 def status_tree(db, head: dict, with_tasks: bool = True) -> dict:
     """The job, its current steps in spec order with their task counts, and (`with_tasks`)
     each step's tasks in arrival order."""
-    job, steps = head["job"], head["steps"]
+    job = head["job"]
+    steps = attempt_steps(db, job["attempt_id"])
+    tallies = tally(db, [s["id"] for s in steps])
     tasks: dict[str, list] = {s["id"]: [] for s in steps}
     if with_tasks:
         # Tuples of the columns the tree shows, not rows read in full: at 100,000 tasks the
@@ -222,7 +221,7 @@ def status_tree(db, head: dict, with_tasks: bool = True) -> dict:
     nodes = []
     for s in steps:
         node = {k: s[k] for k in _TREE_KEYS}
-        node["task_counts"] = task_counts(head["tally"][s["id"]])
+        node["task_counts"] = task_counts(tallies[s["id"]])
         if with_tasks:
             node["tasks"] = tasks[s["id"]]
         nodes.append(node)
