@@ -1,0 +1,189 @@
+"""The dashboard on a big job: how fast the job page of 100,000 tasks shows and keeps up,
+and what one open page costs while 200 tasks a second report.
+
+    .venv/bin/python bench/big_job_page.py                      # 100,000 tasks, 3 rounds
+    .venv/bin/python bench/big_job_page.py --tasks 20000 --rounds 2 --list-jobs 0
+
+One job `sweep` in workspace team-a: steps prepare (2 tasks), evaluate (`--tasks`, seeded as
+rows, as tests/test_ui_big_job.py does) and report (1 task), under the service's own
+gunicorn.conf.py (its defaults: 2 gevent workers), on 127.0.0.1, one headless Chromium. Per
+round, in a fresh browser context: time from navigation to the big step's counts and first
+200 rows; to a search's one row; to a report (a PUT of a task off the page) moving the
+counts, and to a report on a shown task changing its row. Then the load: PUTs paced at
+`--rate` a second for `--seconds` (pending -> active -> active with details -> completed,
+task after task), alternately with the page open and without it (A B A B); the page's bytes
+over the wire (Chromium's encodedDataLength: headers and compressed bodies) per second, and
+the gunicorn processes' CPU time from /proc as % of one core. With `--list-jobs N`, also
+the list page's first paint in a workspace of N jobs. Medians are printed.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import run  # noqa: E402  (bench/run.py: gunicorn, /proc CPU, bulk seeding)
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from tests.browser import launch  # noqa: E402
+from tests.test_ui_big_job import BIG, JOB, WS, seed  # noqa: E402
+
+PENDING = lambda n: n % 20 == 2  # noqa: E731  (the seed's pending tasks)
+
+
+def counts_of(page) -> str:
+    return page.locator(".step", has=page.locator("h3", has_text=BIG)).locator(".counts").inner_text()
+
+
+def open_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    page.wire = [0]
+    cdp.on("Network.loadingFinished", lambda e: page.wire.__setitem__(0, page.wire[0] + e["encodedDataLength"]))
+    started = time.monotonic()
+    page.goto(url)
+    step = page.locator(".step", has=page.locator("h3", has_text=BIG))
+    expect(step.locator("tbody tr")).to_have_count(200, timeout=60000)
+    expect(step.locator(".counts")).not_to_be_empty()
+    return context, page, step, time.monotonic() - started
+
+
+class Reports:
+    """PUTs paced at `rate` a second from 4 threads, each on its own task sequence."""
+
+    def __init__(self, api: str, tasks: int, rate: int):
+        self.api, self.rate = api, rate
+        self.todo = [n for n in range(tasks) if PENDING(n)]
+        self.lock = threading.Lock()
+        self.done = self.failed = 0
+
+    def _next(self):
+        with self.lock:
+            return self.todo.pop(0) if self.todo else None
+
+    def run(self, seconds: float) -> None:
+        stop = time.monotonic() + seconds
+        threads = [threading.Thread(target=self._worker, args=(stop, 4)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _worker(self, stop: float, share: int) -> None:
+        session, gap = requests.Session(), share / self.rate
+        due = time.monotonic()
+        while True:
+            n = self._next()
+            if n is None:
+                return
+            for body in ({"status": "active"}, {"status": "active", "status_details": {"progress": 0.5}},
+                         {"status": "completed"}):
+                if time.monotonic() >= stop:
+                    return
+                due += gap
+                time.sleep(max(0.0, due - time.monotonic()))
+                ok = session.put(f"{self.api}/shard-{n:05d}", json=body, timeout=10).status_code == 200
+                with self.lock:
+                    self.done += ok
+                    self.failed += not ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--list-jobs", type=int, default=10_000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="big-job-page-"))
+    db = tmp / "jobs.db"
+    t0 = time.monotonic()
+    seed(db, tasks=args.tasks)
+    if args.list_jobs:
+        run.seed(db, args.list_jobs, 1)  # workspace "bench": jobs job-0 ... of one task each
+    print(f"seeded {args.tasks:,} tasks (and {args.list_jobs:,} jobs) in {time.monotonic() - t0:.1f} s")
+    server = run.Gunicorn("wsgi:app", db, config=run.SERVICE_CONFIG)
+    url = f"{server.url}/ui/workspaces/{WS}/jobs/{JOB}"
+    api = f"{server.url}/apis/jobs/v2/workspaces/{WS}/jobs/{JOB}/steps/{BIG}/tasks"
+    reports = Reports(api, args.tasks, args.rate)
+    figures = {k: [] for k in ("show", "find", "counts", "row", "bytes", "cpu_page", "cpu_none", "rate", "list")}
+    try:
+        with sync_playwright() as playwright:
+            browser = launch(playwright)
+            for r in range(args.rounds):
+                context, page, step, shown = open_page(browser, url)
+                figures["show"].append(shown)
+                started = time.monotonic()
+                step.get_by_role("searchbox").fill(f"shard-{(r * 7919) % args.tasks:05d}")
+                expect(step.locator("tbody tr")).to_have_count(1, timeout=10000)
+                figures["find"].append(time.monotonic() - started)
+                step.get_by_role("searchbox").fill("")
+                expect(step.locator("tbody tr")).to_have_count(200, timeout=10000)
+                # A report off the page: the counts move.
+                before = counts_of(page)
+                off = reports._next()
+                started = time.monotonic()
+                requests.put(f"{api}/shard-{off:05d}", json={"status": "active"}, timeout=10)
+                expect(step.locator(".counts")).not_to_have_text(before, timeout=10000)
+                figures["counts"].append(time.monotonic() - started)
+                # A report on a shown task: its row changes.
+                first = step.locator("tbody tr").first
+                name = first.locator("th").inner_text()
+                started = time.monotonic()
+                requests.put(f"{api}/{name}", json={"status_details": {"round": r}}, timeout=10)
+                expect(first.locator(".kv")).to_contain_text(f"round: {r}", timeout=10000)
+                figures["row"].append(time.monotonic() - started)
+                # The load with the page open, then without it.
+                page.wait_for_timeout(1500)
+                wire, cpu, done = page.wire[0], server.cpu_seconds(), reports.done
+                reports.run(args.seconds)
+                figures["bytes"].append((page.wire[0] - wire) / args.seconds)
+                figures["cpu_page"].append(100 * (server.cpu_seconds() - cpu) / args.seconds)
+                figures["rate"].append((reports.done - done) / args.seconds)
+                context.close()
+                time.sleep(1.5)
+                cpu = server.cpu_seconds()
+                reports.run(args.seconds)
+                figures["cpu_none"].append(100 * (server.cpu_seconds() - cpu) / args.seconds)
+                if args.list_jobs:
+                    context = browser.new_context(viewport={"width": 1024, "height": 900})
+                    page = context.new_page()
+                    started = time.monotonic()
+                    page.goto(f"{server.url}/ui/?workspace=bench")
+                    expect(page.locator("#jobs tbody tr")).to_have_count(20, timeout=30000)
+                    expect(page.locator("[data-count=active]")).to_have_text(f"{args.list_jobs}")
+                    figures["list"].append(time.monotonic() - started)
+                    context.close()
+                print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in figures.items() if v),
+                      flush=True)
+            browser.close()
+    finally:
+        server.stop()
+    med = {k: statistics.median(v) for k, v in figures.items() if v}
+    print(f"\n{args.tasks:,} tasks, medians of {args.rounds} rounds; PUTs {med['rate']:.0f}/s "
+          f"({reports.failed} refused)")
+    print(f"job page shown (counts + 200 rows): {med['show']:.2f} s")
+    print(f"search to its one row:              {med['find']:.2f} s")
+    print(f"report off the page -> counts:      {med['counts']:.2f} s")
+    print(f"report on a shown task -> its row:  {med['row']:.2f} s")
+    print(f"bytes per second, one open page:    {med['bytes'] / 1024:.1f} KiB/s")
+    print(f"server CPU, load with the page:     {med['cpu_page']:.1f} % of a core")
+    print(f"server CPU, load without it:        {med['cpu_none']:.1f} % of a core")
+    print(f"  the page's share:                 {med['cpu_page'] - med['cpu_none']:.1f} % of a core")
+    if "list" in med:
+        print(f"list page of {args.list_jobs:,} jobs, first 20 rows and counts: {med['list']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
