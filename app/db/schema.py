@@ -143,6 +143,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             seq BIGINT NOT NULL)""",
         "INSERT INTO event_marks (name, txid, seq) VALUES ('pruned', 0, 0)",
     ]),
+    # A step's tasks by status: one range per status for a page filtered by it in name order,
+    # and, with db_version in the entry, task counts and the tags' fingerprint (count and
+    # sum of versions per status) from the index alone (app/store/tally.py).
+    ("m010_task_status_index", [
+        _index("tasks", "step_id", "status", "name", "db_version",
+               name="idx_tasks_step_status_name"),
+    ]),
 ]
 
 

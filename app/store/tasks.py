@@ -6,7 +6,7 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import transaction
 from ..errors import MoveRefused
-from . import events, history
+from . import events, history, lists
 from .history import record
 from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
@@ -38,8 +38,11 @@ def _locate_task(db, workspace, job, step, name) -> dict:
     return found
 
 
-def list_tasks(db, workspace: str, job: str, step: str) -> list[dict]:
+def list_tasks(db, workspace: str, job: str, step: str, query: dict | None = None):
+    """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
     found = get_step(db, workspace, job, step)
+    if query is not None:
+        return lists.list_tasks(db, found["id"], query)
     return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
 
 
