@@ -21,7 +21,8 @@
   const num = (n) => n.toLocaleString("en");
 
   // cursor: where the feed is followed from (null: list first). whole: the job's history
-  // fits one read, so every timeline is drawn from it; past that a task's comes on demand.
+  // fits one read and its tasks one page, so every timeline is drawn from that read, read
+  // again as statuses move; past that a task's own comes on demand.
   let tree = null, job = null, cursor = null, history = new Map(), attempts = "", whole = true;
   let historyDue = false, jobDue = false, watching = false;
   let views = new Map();  // step name -> what its part of the page shows and asks for
@@ -84,7 +85,9 @@
     if (!answer.ok) return;
     if (pages > 1) count += starts(answer);
     attempts = count ? `${count}${pages > 2 ? " or more" : ""}` : "";
-    whole = pages <= 1;
+    // Re-read on every move while it is whole: worth it only while every task is shown.
+    const tasks = [...views.values()].reduce((n, v) => n + Object.values(v.counts).reduce((a, b) => a + b, 0), 0);
+    whole = pages <= 1 && tasks <= ROWS;
     history = new Map();
     for (const entry of answer.body.data) {
       if (!history.has(entry.entity_id)) history.set(entry.entity_id, []);
