@@ -3,18 +3,18 @@
 from flask import Blueprint, jsonify
 
 from schemas import plain_dumper
-from schemas.job import StepPageSchema, StepSchema, StepStatusUpdateSchema
+from schemas.job import CountedStepSchema, StepPageSchema, StepStatusUpdateSchema
 from schemas.query import StepListQuerySchema
 
 from . import store
-from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
-from .http import conditional, db, entity, if_match, principal
+from .api import OPAQUE, STEP_VERSION, answers, arguments, body, operation, refuses
+from .http import conditional, db, if_match, json_answer, principal, step_tag, unchanged
 
 bp = Blueprint("steps", __name__)
 _query = StepListQuerySchema()
 _page = StepPageSchema()
 _move = StepStatusUpdateSchema()
-dump_step = plain_dumper(StepSchema())  # the single-step answers, without marshmallow's walk
+dump_step = plain_dumper(CountedStepSchema())  # the single-step answers, without marshmallow's walk
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/steps")
@@ -29,16 +29,21 @@ def list_steps(workspace, name, query):
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")
 @operation("Get a step")
-@answers(200, StepSchema, "The step", etag=VERSION)
+@answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
+@answers(304)
 def get_step(workspace, job, name):
-    return entity(dump_step, store.get_step(db(), workspace, job, name))
+    step = store.counted(db(), store.get_step(db(), workspace, job, name))
+    tag = step_tag(step)
+    return unchanged(tag) or json_answer(dump_step(step), tag)
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<job>/steps/<name>/status")
 @operation("Move a step")
 @body(_move)
-@answers(200, StepSchema, "The step", etag=VERSION)
+@answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
 @refuses(412)
 def update_step_status(workspace, job, name, body):
-    step = store.update_step_status(db(), workspace, job, name, body, if_match(), principal())
-    return entity(dump_step, step)
+    step = store.update_step_status(db(), workspace, job, name, body, if_match(step=True),
+                                    principal())
+    step = store.counted(db(), step)
+    return json_answer(dump_step(step), step_tag(step))

@@ -8,8 +8,8 @@ from schemas.query import TaskListQuerySchema, paged
 from schemas.task import TaskListSchema, TaskSchema, TaskUpdateSchema
 
 from . import store
-from .api import VERSION, answers, arguments, body, operation, refuses
-from .http import db, entity, if_match, json_answer, principal
+from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
+from .http import db, entity, fingerprint_tag, if_match, json_answer, principal, unchanged
 
 bp = Blueprint("tasks", __name__)
 _update = TaskUpdateSchema()
@@ -24,13 +24,20 @@ dump_task = plain_dumper(TaskSchema())  # the single-task answers, without marsh
 @operation("List a step's tasks: all of them in arrival order, or a page when the query "
            "has any of page, page_size, sort or a filter")
 @arguments(_query)
-@answers(200, _list, "The tasks, or a page of them")
+@answers(200, _list, "The tasks, or a page of them", etag=OPAQUE)
+@answers(304)
 def list_tasks(workspace, job, name, query):
+    step = store.counted(db(), store.get_step(db(), workspace, job, name))
+    tag = fingerprint_tag("tasks", step["id"], step["db_version"], step["task_fingerprint"],
+                          sorted(query.items()))
+    not_modified = unchanged(tag)
+    if not_modified is not None:
+        return not_modified
     page = paged(query)
-    found = store.list_tasks(db(), workspace, job, name, page)
+    found = store.list_tasks(db(), step["id"], page)
     if page is None:
-        return json_answer({"data": [dump_task(task) for task in found]})
-    return json_answer({**found, "data": [dump_task(task) for task in found["data"]]})
+        return json_answer({"data": [dump_task(task) for task in found]}, tag)
+    return json_answer({**found, "data": [dump_task(task) for task in found["data"]]}, tag)
 
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<step>/tasks/<name>")

@@ -1,6 +1,7 @@
 """Big jobs: a step's tasks in pages, task counts on steps, tags that need no tree, gzip."""
 
 import gzip
+import json
 import random
 
 import pytest
@@ -132,3 +133,213 @@ def test_bad_queries_are_the_job_lists_422s(api, seeded, qs, loc, query_db):
 def query_db(query):
     return lambda: [query(f"SELECT count(*), sum(db_version) FROM {t}")
                     for t in ("jobs", "steps", "tasks")]
+
+
+def tree(api, **query):
+    return get(api, api.url("j1", "status"), **query)
+
+
+def test_task_counts_are_exact_after_moves(api, seeded, query):
+    def counted():
+        want = {}
+        for (status,) in query("SELECT t.status FROM tasks t JOIN steps s ON s.id = t.step_id "
+                               "WHERE s.name = 'big'"):
+            want[status] = want.get(status, 0) + 1
+        return dict(sorted(want.items()))
+
+    for move in ({"status": "completed"}, {"status": "error"}):
+        active = next(n for n, s in seeded["status"].items() if s == "active")
+        api.put_task("j1", "big", active, move)
+        seeded["status"][active] = move["status"]
+        steps = {s["name"]: s for s in tree(api).json["steps"]}
+        assert steps["big"]["task_counts"] == counted()
+        assert sum(counted().values()) == 60 and steps["small"]["task_counts"] == {"pending": 1}
+        assert get(api, api.url("j1", "steps", "big")).json["task_counts"] == counted()
+        listed = get(api, api.url("j1", "steps")).json["data"]
+        assert [s["task_counts"] for s in listed] == [{"pending": 1}, counted()]
+
+
+def test_a_step_without_tasks_counts_nothing(api):
+    api.create_job("j1", steps=("empty",))
+    assert tree(api).json["steps"][0]["task_counts"] == {}
+    assert get(api, api.url("j1", "steps", "empty")).json["task_counts"] == {}
+
+
+def test_tasks_none_leaves_the_tasks_out_and_keeps_the_rest(api, seeded):
+    full, bare = tree(api).json, tree(api, tasks="none").json
+    assert all("tasks" not in step for step in bare["steps"])
+    for step in full["steps"]:
+        del step["tasks"]
+    assert bare == full
+
+
+@pytest.mark.parametrize("value", ["all", "", "None", "tasks"])
+def test_tasks_takes_only_none(api, seeded, value):
+    response = api.client.get(api.url("j1", "status"), query_string={"tasks": value})
+    assert response.status_code == 422 and response.is_json
+    assert [e["loc"] for e in response.json["detail"]] == [["query", "tasks"]]
+
+
+def test_the_fast_tree_dump_is_the_schemas(api, seeded):
+    from app import jobs, store
+    from app.http import db
+    with api.client.application.app_context():
+        head = store.tree_head(db(), "ws", "j1")
+        for with_tasks in (True, False):
+            built = store.status_tree(db(), head, with_tasks)
+            assert jobs.dump_tree(built) == jobs._status.dump(built)
+
+
+# Conditional reads: (name, url, extra query)
+READS = [
+    ("tree", lambda api: api.url("j1", "status"), {}),
+    ("tree-bare", lambda api: api.url("j1", "status"), {"tasks": "none"}),
+    ("tasks", lambda api: tasks_url(api), {}),
+    ("task-page", lambda api: tasks_url(api), {"filter[status]": "active", "page_size": 5}),
+    ("step", lambda api: api.url("j1", "steps", "big"), {}),
+]
+
+
+def new_task(api):
+    assert api.put_task("j1", "big", "zz-new", {}).status_code == 200
+
+
+def task_write(api):  # a write that leaves every count as it was
+    assert api.put_task("j1", "big", "t000", {"status_details": {"n": 1}}).status_code == 200
+
+
+def step_write(api):
+    assert api.client.patch(api.url("j1", "steps", "big", "status"),
+                            json={"status": "active"}).status_code == 200
+
+
+def rerun(api):
+    for step in ("small", "big"):
+        api.client.patch(api.url("j1", "steps", step, "status"), json={"status": "cancelled"})
+    assert api.client.post(api.url("j1", "rerun")).status_code == 200
+
+
+@pytest.mark.parametrize("write", [new_task, task_write, step_write, rerun])
+@pytest.mark.parametrize("what,url,extra", READS, ids=[r[0] for r in READS])
+def test_304_while_unchanged_and_200_after_a_write(api, seeded, what, url, extra, write):
+    first = get(api, url(api), **extra)
+    tag = first.headers["ETag"]
+    again = api.client.get(url(api), query_string=extra, headers={"If-None-Match": tag})
+    assert (again.status_code, again.data, again.headers["ETag"]) == (304, b"", tag)
+    assert "Content-Type" not in again.headers
+    write(api)
+    if what.startswith("task") and write is step_write:
+        return  # a step's move changes no task: a 200 or a 304 are both right
+    changed = api.client.get(url(api), query_string=extra, headers={"If-None-Match": tag})
+    if write is rerun and what == "task-page":
+        assert changed.status_code == 200 and changed.json["data"] == []
+    assert changed.status_code == 200 and changed.headers["ETag"] != tag, what
+    assert changed.json == get(api, url(api), **extra).json
+
+
+def test_the_query_is_part_of_the_tag(api, seeded):
+    tags = {get(api, tasks_url(api), **q).headers["ETag"] for q in (
+        {}, {"page": 1}, {"page": 2}, {"sort": "-name"}, {"filter[status]": "active"})}
+    assert len(tags) == 5
+    bare = get(api, api.url("j1", "status"), tasks="none").headers["ETag"]
+    assert bare != get(api, api.url("j1", "status")).headers["ETag"]
+
+
+def test_if_match_on_a_step_takes_its_tag_or_its_version(api, seeded):
+    url = api.url("j1", "steps", "big")
+    move = lambda status, header: api.client.patch(url + "/status", json={"status": status},
+                                                  headers={"If-Match": header})
+    old = get(api, url).headers["ETag"]
+    assert old.startswith('"1.')
+    new_task(api)  # the step's tag moves with its tasks; its version does not
+    current = get(api, url).headers["ETag"]
+    assert current != old and current.startswith('"1.')
+    moved = move("active", old)  # the version is what If-Match compares
+    assert moved.status_code == 200, moved.json
+    assert moved.headers["ETag"] == get(api, url).headers["ETag"]
+    assert moved.headers["ETag"].startswith('"2.') and moved.json["db_version"] == 2
+    assert move("paused", f'"9", {moved.headers["ETag"]}').status_code == 200
+    assert move("resuming", '"3"').status_code == 200  # the bare quoted version
+    stale = move("active", moved.headers["ETag"])
+    assert stale.status_code == 412 and stale.json["detail"].endswith(
+        f'the step is at version 4 (ETag "4"), not "2".')
+    weak = move("active", "W/" + get(api, url).headers["ETag"])
+    assert weak.status_code == 412 and "weak" in weak.json["detail"]
+    assert move("active", '"4.xyz"').status_code == 412  # not a tag of ours: no version
+
+
+GZIP = {"Accept-Encoding": "gzip"}
+
+
+@pytest.mark.parametrize("what,url,extra", READS, ids=[r[0] for r in READS])
+def test_gzip_on_and_off_are_the_same_json_under_the_same_tag(api, seeded, what, url, extra):
+    plain = api.client.get(url(api), query_string=extra)
+    packed = api.client.get(url(api), query_string=extra, headers=GZIP)
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    if len(plain.data) > 1024:
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    else:
+        assert packed.data == plain.data and "Content-Encoding" not in packed.headers
+    assert packed.headers["ETag"] == plain.headers["ETag"]
+    for headers in (GZIP, {}):  # a tag from either answer revalidates either way
+        again = api.client.get(url(api), query_string=extra,
+                               headers={**headers, "If-None-Match": packed.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+        assert "Content-Encoding" not in again.headers
+
+
+def test_the_tree_is_compressed_and_a_small_answer_is_not(api, seeded):
+    assert tree(api).content_length > 1024
+    packed = api.client.get(api.url("j1", "status"), headers=GZIP)
+    assert packed.headers["Content-Encoding"] == "gzip"
+    task = api.client.get(tasks_url(api) + "/t000", headers=GZIP)
+    assert task.content_length <= 1024 and "Content-Encoding" not in task.headers
+
+
+def test_if_match_holds_with_tags_of_compressed_answers(api, seeded):
+    """Every write's If-Match takes the tag its read gave, compressed or not."""
+    api.client.patch(api.url("j1", "status-details"), json={"note": "x" * 2000})
+    job = api.client.get(api.url("j1"), headers=GZIP)
+    step = api.client.get(api.url("j1", "steps", "big"), headers=GZIP)
+    task = api.client.get(tasks_url(api) + "/t000", headers=GZIP)
+    assert job.headers["Content-Encoding"] == "gzip"
+    writes = [  # the task's details reach the job: the job's write goes first
+        ("PATCH", api.url("j1", "status-details"), {"y": 2}, job),
+        ("PATCH", api.url("j1", "steps", "big", "status"), {"status": "active"}, step),
+        ("PUT", tasks_url(api) + "/t000", {"status_details": {"x": 1}}, task),
+    ]
+    for method, url, body, read in writes:
+        answer = api.client.open(url, method=method, json=body, headers={
+            **GZIP, "If-Match": read.headers["ETag"]})
+        assert answer.status_code == 200, (url, answer.data)
+        assert ":gzip" not in answer.headers["ETag"]
+        again = api.client.open(url, method=method, json=body, headers={
+            **GZIP, "If-Match": read.headers["ETag"]})
+        assert again.status_code == 412  # the tag is now stale, compressed or not
+    fresh = api.client.get(api.url("j1"), headers=GZIP)
+    assert fresh.headers["ETag"] == f'"{json.loads(gzip.decompress(fresh.data))["db_version"]}"'
+    assert api.client.delete(api.url("j1"), headers={**GZIP, "If-Match": fresh.headers["ETag"]}
+                             ).status_code == 204
+
+
+def test_prefer_wait_answers_a_tag_of_a_compressed_answer(api, seeded):
+    job = api.client.get(api.url("j1"), headers=GZIP)
+    waited = api.client.get(api.url("j1"), headers={
+        **GZIP, "If-None-Match": job.headers["ETag"], "Prefer": "wait=1"})
+    assert waited.status_code == 304 and waited.headers["Preference-Applied"] == "wait=1"
+    step = api.client.get(api.url("j1", "steps", "big"))
+    waited = api.client.get(api.url("j1", "steps", "big"), headers={
+        "If-None-Match": step.headers["ETag"], "Prefer": "wait=1"})
+    assert waited.status_code == 304
+
+
+def test_the_event_stream_is_never_compressed(api, seeded, client):
+    response = client.get("/apis/jobs/v2/workspaces/ws/events", query_string={"after": "0"},
+                          headers={**GZIP, "Accept": "text/event-stream"}, buffered=False)
+    assert response.mimetype == "text/event-stream"
+    assert "Content-Encoding" not in response.headers
+    first = next(iter(response.response))
+    response.close()
+    assert first.startswith(b": the stream")

@@ -12,6 +12,7 @@ from .fields import delete_fields, write_fields
 from .history import record
 from .rows import all_rows, check_version, dumps, insert, job_missing, new_id, now, one
 from .steps import attempt_steps, roll_up, set_step_status, with_config
+from .tally import fingerprint, tally, task_counts
 
 
 def create_job(db, workspace: str, data: dict, by: str | None) -> dict:
@@ -177,15 +178,36 @@ _TREE_KEYS = ("id", "name", "status", "status_details", "error_details", "create
               "updated_at")
 
 
-def status_tree(db, workspace: str, name: str) -> dict:
-    """The job, its current steps in spec order, and each step's tasks."""
+def tree_head(db, workspace: str, name: str) -> dict:
+    """What the status tree's tag is made of, read before its tasks: the job, its current
+    steps in spec order, and their tasks counted by status (app/store/tally.py)."""
     job = get_job(db, workspace, name)
-    tasks: dict[str, list] = {}
-    for task in all_rows(db, """
-            SELECT t.* FROM steps s JOIN tasks t ON t.step_id = s.id
-            WHERE s.attempt_id = ? ORDER BY t.seq""", (job["attempt_id"],)):
-        tasks.setdefault(task["step_id"], []).append(
-            {k: task[k] for k in (*_TREE_KEYS, "error_stack")})
-    steps = [{**{k: s[k] for k in _TREE_KEYS}, "tasks": tasks.get(s["id"], [])}
-             for s in attempt_steps(db, job["attempt_id"])]
-    return {**{k: job[k] for k in _TREE_KEYS}, "steps": steps}
+    steps = attempt_steps(db, job["attempt_id"])
+    return {"job": job, "steps": steps, "tally": tally(db, [s["id"] for s in steps])}
+
+
+def tree_fingerprint(head: dict) -> tuple:
+    job = head["job"]
+    return (job["id"], job["db_version"], job["attempt_id"],
+            *((s["id"], s["db_version"], *fingerprint(head["tally"][s["id"]]))
+              for s in head["steps"]))
+
+
+def status_tree(db, head: dict, with_tasks: bool = True) -> dict:
+    """The job, its current steps in spec order with their task counts, and (`with_tasks`)
+    each step's tasks in arrival order."""
+    job, steps = head["job"], head["steps"]
+    tasks: dict[str, list] = {s["id"]: [] for s in steps}
+    if with_tasks:
+        for task in all_rows(db, """
+                SELECT t.* FROM steps s JOIN tasks t ON t.step_id = s.id
+                WHERE s.attempt_id = ? ORDER BY t.seq""", (job["attempt_id"],)):
+            tasks[task["step_id"]].append({k: task[k] for k in (*_TREE_KEYS, "error_stack")})
+    nodes = []
+    for s in steps:
+        node = {k: s[k] for k in _TREE_KEYS}
+        node["task_counts"] = task_counts(head["tally"][s["id"]])
+        if with_tasks:
+            node["tasks"] = tasks[s["id"]]
+        nodes.append(node)
+    return {**{k: job[k] for k in _TREE_KEYS}, "steps": nodes}

@@ -9,6 +9,7 @@ from statemachine import Status
 from .fields import fields_where
 from .jobs import get_job
 from .rows import all_rows, pagination
+from .tally import tally, task_counts
 
 _ORDER = {
     "created_at": "{t}.created_at ASC", "-created_at": "{t}.created_at DESC",
@@ -174,8 +175,12 @@ def list_steps(db, workspace: str, job: str, query: dict) -> dict:
         scope, scope_params = ["s.workspace = ?"], [workspace]
     else:
         scope, scope_params = ["s.attempt_id = ?"], [get_job(db, workspace, job)["attempt_id"]]
-    return _page(db, "steps s JOIN jobs j ON j.attempt_id = s.attempt_id",
-                 [*scope, *clauses], [*scope_params, *params], "s", query, _STEP_COLUMNS)
+    found = _page(db, "steps s JOIN jobs j ON j.attempt_id = s.attempt_id",
+                  [*scope, *clauses], [*scope_params, *params], "s", query, _STEP_COLUMNS)
+    tallies = tally(db, [s["id"] for s in found["data"]])  # one read for the page
+    for step in found["data"]:
+        step["task_counts"] = task_counts(tallies[step["id"]])
+    return found
 
 
 def list_tasks(db, step_id: str, query: dict) -> dict:

@@ -38,12 +38,11 @@ def _locate_task(db, workspace, job, step, name) -> dict:
     return found
 
 
-def list_tasks(db, workspace: str, job: str, step: str, query: dict | None = None):
+def list_tasks(db, step_id: str, query: dict | None = None):
     """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
-    found = get_step(db, workspace, job, step)
     if query is not None:
-        return lists.list_tasks(db, found["id"], query)
-    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
+        return lists.list_tasks(db, step_id, query)
+    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (step_id,))
 
 
 def get_task(db, workspace: str, job: str, step: str, name: str) -> dict:
