@@ -195,6 +195,7 @@ def main() -> None:
                 figures["row"].append(time.monotonic() - started)
                 if args.screenshot and r == 0:
                     page.evaluate("document.getElementById('live').textContent = 'Live'")  # no clock
+                    page.evaluate("document.activeElement.blur()")
                     page.screenshot(path=args.screenshot, clip={"x": 0, "y": 0, "width": 1024, "height": 1250},
                                     full_page=True)
                 # The load with `--pages` pages open (one page's cost is small beside the

@@ -164,6 +164,10 @@ def test_a_report_moves_the_counts_and_its_row_within_two_seconds(page, server):
     row = step.locator("tbody tr", has=page.locator("th", has_text="shard-00002"))
     expect(row.locator("td:nth-child(2)")).to_have_text("active", timeout=LIVE_MS)
     expect(row.locator(".kv")).to_have_text("epoch: 4")
+    # Its history when asked for (never the whole job's: past one page, it is read per row).
+    row.get_by_role("button", name="Show history").click()
+    expect(row.get_by_role("list", name="History of task shard-00002").locator(".st")).to_have_text(
+        ["active"], timeout=LIVE_MS)
     expect(step.locator(".counts")).to_have_text(
         "999 pending · 1,000 active · 1,000 error · 17,001 completed")
     # A new task under a filter it fits joins the page.

@@ -14,6 +14,7 @@
   const KEEP = 200;  // log lines shown
   const PAGE = 1000;  // log lines a read asks for, the most the API gives
   const ROWS = 200;  // task rows shown at most, per step
+  const FEW = 10;  // up to this many tasks a step needs no search, filter or sort
   const ENDED = ["completed", "error", "cancelled"];
   const SORTS = [["created_at", "first reported"], ["name", "name, A to Z"],
                  ["-name", "name, Z to A"], ["-updated_at", "last updated"]];
@@ -237,7 +238,7 @@
     const p = view.parts;
     p.controls = h("div", {class: "task-controls"},
       h("label", {for: find.id}, "Find a task "), find, " ",
-      h("label", {for: sort.id}, "Sort by "), sort, p.toggles);
+      h("label", {for: sort.id}, "Sort by "), sort, h("span", {"aria-hidden": "true"}, "Show only"), p.toggles);
     p.table = h("table", {class: "tasks"},
       h("thead", {}, h("tr", {}, ["Task", "Status", "Updated", "Reported", "History"].map((c) => h("th", {scope: "col"}, c)))),
       p.rows);
@@ -283,7 +284,7 @@
         return button;
       }));
     }
-    p.controls.hidden = !total;
+    p.controls.hidden = total <= FEW && !view.statuses.size && !view.find;
   }
 
   // `%` any run and `_` one character in the API's $like: a typed name is matched literally.
