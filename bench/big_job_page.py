@@ -12,7 +12,7 @@ round, in a fresh browser context: time from navigation to the big step's counts
 200 rows; to a search's one row; to a report (a PUT of a task off the page) moving the
 counts, and to a report on a shown task changing its row. Then the load: PUTs paced at
 `--rate` a second for `--seconds` (pending -> active -> active with details -> completed,
-task after task), alternately with `--pages` pages open and without them (A B A B): a
+task after task; new tasks once no pending one is left), alternately with `--pages` pages open and without them (A B A B): a
 page's bytes over the wire per second (Resource Timing's transferSize: headers and
 compressed bodies), and the gunicorn processes' CPU time from /proc as % of one core, the
 difference divided by the number of pages (one page's cost is small beside the noise of a
@@ -105,11 +105,13 @@ class Reports:
         self.api, self.rate = api, rate
         self.todo = [n for n in range(tasks) if PENDING(n)]
         self.lock = threading.Lock()
-        self.done = self.failed = 0
+        self.done = self.failed = self.made = 0
 
-    def _next(self):
+    def _next(self) -> str:
+        """The next task to report on: a pending one, then (none left) a new one."""
         with self.lock:
-            return self.todo.pop(0) if self.todo else None
+            self.made += not self.todo
+            return f"shard-{self.todo.pop(0):05d}" if self.todo else f"extra-{self.made}"
 
     def run(self, seconds: float) -> None:
         stop = time.monotonic() + seconds
@@ -123,16 +125,14 @@ class Reports:
         session, gap = requests.Session(), share / self.rate
         due = time.monotonic()
         while True:
-            n = self._next()
-            if n is None:
-                return
+            name = self._next()
             for body in ({"status": "active"}, {"status": "active", "status_details": {"progress": 0.5}},
                          {"status": "completed"}):
                 if time.monotonic() >= stop:
                     return
                 due += gap
                 time.sleep(max(0.0, due - time.monotonic()))
-                ok = session.put(f"{self.api}/shard-{n:05d}", json=body, timeout=10).status_code == 200
+                ok = session.put(f"{self.api}/{name}", json=body, timeout=10).status_code == 200
                 with self.lock:
                     self.done += ok
                     self.failed += not ok
@@ -184,7 +184,7 @@ def main() -> None:
                     before = step.locator(".counts").inner_text()
                     off = reports._next()
                     started = time.monotonic()
-                    requests.put(f"{api}/shard-{off:05d}", json={"status": "active"}, timeout=10)
+                    requests.put(f"{api}/{off}", json={"status": "active"}, timeout=10)
                     until(page, "step.querySelector('.counts').textContent !== arg", before)
                     figures["counts"].append(time.monotonic() - started)
                 # A report on a shown task: its row changes.
@@ -246,8 +246,8 @@ def main() -> None:
     # CPU is also compared per report, and one page's share scaled to `--rate` reports/s.
     share = [(a - b) / args.pages for a, b in zip(figures["cpu_page"], figures["cpu_none"])]
     scaled = [args.rate * (a / ra - b / rb) / args.pages for a, b, ra, rb in zip(
-        figures["cpu_page"], figures["cpu_none"], figures["rate"], figures["rate_none"])]
-    per_report = statistics.median(b / r for b, r in zip(figures["bytes"], figures["rate"]))
+        figures["cpu_page"], figures["cpu_none"], figures["rate"], figures["rate_none"]) if ra and rb]
+    per_report = statistics.median(b / r for b, r in zip(figures["bytes"], figures["rate"]) if r)
     print(f"bytes per second, one open page:    {med['bytes'] / 1024:.1f} KiB/s "
           f"({per_report:.0f} B per report: {per_report * args.rate / 1024:.1f} KiB/s at {args.rate}/s)")
     print(f"server CPU, load with {args.pages} pages open:  {med['cpu_page']:.1f} % of a core "
