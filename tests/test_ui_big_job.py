@@ -170,6 +170,13 @@ def test_a_report_moves_the_counts_and_its_row_within_two_seconds(page, server):
         ["active"], timeout=LIVE_MS)
     expect(step.locator(".counts")).to_have_text(
         "999 pending · 1,000 active · 1,000 error · 17,001 completed")
+    # A new task past the shown page (by name): counted in the total, no page read.
+    reads = []
+    page.on("request", lambda r: reads.append(r.url) if "/tasks?" in r.url else None)
+    put(server, "zz-late", {"status": "active"})
+    expect(step.locator(".range")).to_have_text("1–200 of 20,001", timeout=LIVE_MS)
+    page.wait_for_timeout(1200)  # a tick's worth
+    assert reads == []
     # A new task under a filter it fits joins the page.
     step.get_by_role("button", name="pending", exact=True).click()
     expect(step.locator(".range")).to_have_text("1–200 of 999", timeout=FIND_MS)

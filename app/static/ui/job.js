@@ -40,7 +40,7 @@
     } else {
       if (jobDue) { jobDue = false; await readJob(); drawHead(); }
       if (historyDue) { historyDue = false; await readHistory(); drawTimelines(); }
-      for (const view of views.values()) if (view.due) await readTasks(view);
+      for (const view of views.values()) if (view.due) await readSoon(view);
       for (const id of [...asked.keys()]) if (asked.get(id) === null) await readTaskHistory(id);
     }
     await readLogs();
@@ -157,9 +157,25 @@
       view.rows[at] = e.object;
       view.rowsDue = true;
     }
-    // A new task, or one that left or joined a filtered status, may change the page's rows.
-    if (e.type !== "updated" || (view.statuses.size && e.from !== e.to) || view.sort === "-updated_at") view.due = true;
+    if (e.type === "created") created(view, e.task, e.to);
+    // A task that left or joined a filtered status moves the rows after it.
+    else if ((view.statuses.size && e.from !== e.to) || view.sort === "-updated_at") view.due = true;
     return null;
+  }
+
+  // A new task that the page's choice keeps counts in its total; the page is read again
+  // only when the task falls among its rows (so new tasks at the end of 100,000 cost
+  // nothing while the first page is shown).
+  function created(view, task, status) {
+    if ((view.statuses.size && !view.statuses.has(status)) || (view.find && !task.includes(view.find))) return;
+    const last = (view.page - 1) * ROWS + view.rows.length >= view.total;
+    view.total += 1;
+    view.rowsDue = true;
+    const end = view.rows.length ? view.rows[view.rows.length - 1].name : "";
+    if (view.sort === "created_at") view.due ||= last;
+    else if (view.sort === "name") view.due ||= last || task < end;
+    else if (view.sort === "-name") view.due ||= last || task > end;
+    else view.due = true;
   }
 
   function redraw() {
@@ -216,7 +232,7 @@
     const id = `step-${s.id}`;
     const find = h("input", {type: "search", id: `${id}-find`, placeholder: "name or part of it", spellcheck: "false"});
     const sort = h("select", {id: `${id}-sort`}, SORTS.map(([value, text]) => h("option", {value}, text)));
-    const ask = () => { view.due = true; ui.refresh(); };
+    const ask = () => readSoon(view);
     let typing = null;
     find.addEventListener("input", () => {
       clearTimeout(typing);
@@ -278,8 +294,8 @@
         button.addEventListener("click", () => {
           view.statuses.has(s) ? view.statuses.delete(s) : view.statuses.add(s);
           button.setAttribute("aria-pressed", String(view.statuses.has(s)));
-          [view.due, view.page] = [true, 1];
-          ui.refresh();
+          view.page = 1;
+          readSoon(view);
         });
         return button;
       }));
@@ -290,13 +306,33 @@
   // `%` any run and `_` one character in the API's $like: a typed name is matched literally.
   const like = (text) => "%" + text.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
 
-  async function readTasks(view) {
-    view.due = false;
+  // A reader's choice is read at once, beside the tick; one read of a view at a time, and
+  // one more if the choice changed meanwhile. What went wrong, the tick says.
+  async function readSoon(view) {
+    view.due = true;
+    if (view.reading) return;
+    view.reading = true;
+    try {
+      while (view.due) await readTasks(view);
+    } catch (e) {
+      view.due = false;
+    } finally {
+      view.reading = false;
+    }
+  }
+
+  function tasksUrl(view) {
     const query = [`page=${view.page}`, `page_size=${ROWS}`, `sort=${view.sort}`];
     if (view.statuses.size) query.push("filter[status]=" + [...view.statuses].join(","));
     if (view.find) query.push("filter[name][$like]=" + encodeURIComponent(like(view.find)));
-    const url = `${base}/steps/${encodeURIComponent(view.step.name)}/tasks?${query.join("&")}`;
+    return `${base}/steps/${encodeURIComponent(view.step.name)}/tasks?${query.join("&")}`;
+  }
+
+  async function readTasks(view) {
+    view.due = false;
+    const url = tasksUrl(view);
     const answer = await ui.get(url, url === view.url ? view.tag : null);
+    if (url !== tasksUrl(view)) { view.due = true; return; }  // the reader chose again meanwhile
     if (answer.status === 304) return;
     const body = answer.ok && answer.body && Array.isArray(answer.body.data) ? answer.body : {data: []};
     [view.url, view.tag] = [url, answer.ok ? answer.etag : null];
