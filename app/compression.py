@@ -17,7 +17,8 @@ SETTINGS = {
     "COMPRESS_ALGORITHM": ["gzip"],
     "COMPRESS_MIMETYPES": ["application/json"],
     "COMPRESS_MIN_SIZE": 1025,  # over 1 KiB; a task's answer (~600 bytes) goes as it is
-    "COMPRESS_LEVEL": 6,
+    # Level 1: a 45 MB list of 100,000 tasks in 0.36 s (level 6: 0.86 s), to 1.1 MB (0.9).
+    "COMPRESS_LEVEL": 1,
     "COMPRESS_STREAMS": False,
     # Our views answer If-None-Match themselves; werkzeug's make_conditional would also
     # answer If-Match and Range on a read, which the API does not (docs/api.md).

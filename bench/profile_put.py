@@ -107,11 +107,12 @@ ORDER = [DISPATCH, "auth hook", "request id (before-request hook)", "JSON parsin
 
 def instrument(app, stages: Stages) -> None:
     import app as package
-    from app import http, metrics, observability, tasks
+    from app import api, metrics, observability, tasks
 
     app.wsgi_app = stages.wrap(DISPATCH, app.wsgi_app)
-    tasks.json_body = stages.wrap(ORDER[3], tasks.json_body)
-    tasks.load = stages.wrap(ORDER[4], tasks.load)
+    # The view's decorators (app/api.py) parse and load the body by these module names.
+    api.json_body = stages.wrap(ORDER[3], api.json_body)
+    api.load = stages.wrap(ORDER[4], api.load)
     app.view_functions["tasks.put_task"] = stages.wrap(ORDER[5],
                                                        app.view_functions["tasks.put_task"])
     package.store.put_task = stages.wrap(ORDER[6], package.store.put_task)

@@ -6,26 +6,41 @@ import random
 
 import pytest
 
+from app.db import connect
+
 STATUSES = ["pending", "active", "completed", "error"]
 
 
 @pytest.fixture
-def seeded(api):
-    """Job j1: step `big` with 60 tasks in shuffled order and mixed statuses, beside `small`."""
+def seeded(api, db_target):
+    """Job j1: step `big` with 60 tasks in shuffled name order and mixed statuses, written
+    straight into the table (as many workers' reports would have left them; some share an
+    instant, so sorts by time need their tie-break), beside step `small` with one task."""
     api.create_job("j1", steps=("small", "big"))
+    assert api.client.patch(api.url("j1", "steps", "big", "status"),
+                            json={"status": "active"}).status_code == 200
+    api.put_task("j1", "small", "only", {})
     rng = random.Random(7)
     names = [f"t{i:03d}" for i in range(60)]
     rng.shuffle(names)
-    tasks = {}
-    for name in names:
-        status = rng.choice(STATUSES)
-        assert api.put_task("j1", "big", name, {"status": "active"} if status != "pending"
-                            else {}).status_code == 200
-        if status in ("completed", "error"):
-            assert api.put_task("j1", "big", name, {"status": status}).status_code == 200
-        tasks[name] = status
-    api.put_task("j1", "small", "only", {})
-    return {"arrival": names, "status": tasks}
+    statuses = {name: rng.choice(STATUSES) for name in names}
+    db = connect(db_target)
+    try:
+        with db.transaction():
+            step = db.execute("SELECT id, workspace, project FROM steps WHERE name = 'big'"
+                              ).fetchone()
+            for i, name in enumerate(names):
+                created = f"2026-01-01T00:00:{i // 3:02d}.000000Z"
+                updated = f"2026-01-01T00:01:{rng.randrange(20):02d}.000000Z"
+                db.execute(
+                    "INSERT INTO tasks (id, step_id, workspace, project, name, status, "
+                    "status_details, error_details, error_stack, created_at, updated_at, "
+                    "db_version) VALUES (?, ?, ?, ?, ?, ?, '{}', '{}', '', ?, ?, ?)",
+                    (f"task-{i}", step[0], step[1], step[2], name, statuses[name], created,
+                     updated, 1 + i % 3))
+    finally:
+        db.close()
+    return {"arrival": names, "status": statuses}
 
 
 def tasks_url(api, step="big"):
@@ -60,15 +75,10 @@ def expected_rows(api, seeded, status=None, like=None):
 @pytest.mark.parametrize("sort", ["name", "-name", "created_at", "-created_at",
                                   "updated_at", "-updated_at"])
 def test_pages_walk_every_task_once_in_the_sort_order(api, seeded, sort):
-    rows = expected_rows(api, seeded)
-    key = sort.lstrip("-")
-    # Ties (same instant) keep arrival order, whichever the direction.
-    arrival = {r["name"]: i for i, r in enumerate(rows)}
-    want = sorted(rows, key=lambda r: arrival[r["name"]])
-    want = sorted(want, key=lambda r: r[key], reverse=sort.startswith("-"))
-    if sort.startswith("-"):  # a stable reverse sort keeps ties in arrival order
-        want = sorted(rows, key=lambda r: arrival[r["name"]])
-        want.sort(key=lambda r: r[key], reverse=True)
+    rows = expected_rows(api, seeded)  # in arrival order
+    # Ties (same instant) keep arrival order, whichever the direction: a stable sort.
+    want = sorted(rows, key=lambda r: r[sort.lstrip("-")], reverse=sort.startswith("-"))
+    assert len({r["created_at"] for r in rows}) < len(rows)  # there are ties to break
     seen = []
     for page in range(1, 5):
         body = get(api, tasks_url(api), page=page, page_size=17, sort=sort).json
@@ -246,26 +256,26 @@ def test_the_query_is_part_of_the_tag(api, seeded):
 
 
 def test_if_match_on_a_step_takes_its_tag_or_its_version(api, seeded):
-    url = api.url("j1", "steps", "big")
+    url = api.url("j1", "steps", "big")  # active, at version 2
     move = lambda status, header: api.client.patch(url + "/status", json={"status": status},
                                                   headers={"If-Match": header})
     old = get(api, url).headers["ETag"]
-    assert old.startswith('"1.')
+    assert old.startswith('"2.')
     new_task(api)  # the step's tag moves with its tasks; its version does not
     current = get(api, url).headers["ETag"]
-    assert current != old and current.startswith('"1.')
-    moved = move("active", old)  # the version is what If-Match compares
+    assert current != old and current.startswith('"2.')
+    moved = move("pausing", old)  # the version is what If-Match compares
     assert moved.status_code == 200, moved.json
     assert moved.headers["ETag"] == get(api, url).headers["ETag"]
-    assert moved.headers["ETag"].startswith('"2.') and moved.json["db_version"] == 2
+    assert moved.headers["ETag"].startswith('"3.') and moved.json["db_version"] == 3
     assert move("paused", f'"9", {moved.headers["ETag"]}').status_code == 200
-    assert move("resuming", '"3"').status_code == 200  # the bare quoted version
+    assert move("resuming", '"4"').status_code == 200  # the bare quoted version
     stale = move("active", moved.headers["ETag"])
     assert stale.status_code == 412 and stale.json["detail"].endswith(
-        f'the step is at version 4 (ETag "4"), not "2".')
+        'the step is at version 5 (ETag "5"), not "3".')
     weak = move("active", "W/" + get(api, url).headers["ETag"])
     assert weak.status_code == 412 and "weak" in weak.json["detail"]
-    assert move("active", '"4.xyz"').status_code == 412  # not a tag of ours: no version
+    assert move("active", '"5.xyz"').status_code == 412  # not a tag of ours: no version
 
 
 GZIP = {"Accept-Encoding": "gzip"}

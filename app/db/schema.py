@@ -14,6 +14,10 @@ def _index(table: str, *columns: str, unique: bool = False, name: str | None = N
             f"({', '.join(columns)})")
 
 
+# Copies each job's status onto its custom-field rows (m010; the bench's seeding runs it too).
+JOB_FIELDS_STATUS_FILL = ("UPDATE job_fields SET status = "
+                          "(SELECT j.status FROM jobs j WHERE j.seq = job_fields.job_seq)")
+
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("m001_jobs_steps_tasks", [
         """CREATE TABLE jobs (
@@ -143,10 +147,18 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             seq BIGINT NOT NULL)""",
         "INSERT INTO event_marks (name, txid, seq) VALUES ('pruned', 0, 0)",
     ]),
+    # Each custom-field row carries its job's status (app/store/fields.py keeps it with the
+    # job's), so the counts of a label are one range of this index, not a lookup per job.
+    ("m010_job_fields_status", [
+        "ALTER TABLE job_fields ADD COLUMN status TEXT NOT NULL DEFAULT ''",
+        JOB_FIELDS_STATUS_FILL,
+        _index("job_fields", "workspace", "key", "value", "status",
+               name="idx_job_fields_counts"),
+    ]),
     # A step's tasks by status: one range per status for a page filtered by it in name order,
     # and, with db_version in the entry, task counts and the tags' fingerprint (count and
     # sum of versions per status) from the index alone (app/store/tally.py).
-    ("m010_task_status_index", [
+    ("m011_task_status_index", [
         _index("tasks", "step_id", "status", "name", "db_version",
                name="idx_tasks_step_status_name"),
     ]),

@@ -4,11 +4,13 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
+import json
+
 from statemachine import Status
 
-from .fields import fields_where
+from .fields import count_by_status, fields_where
 from .jobs import get_job
-from .rows import all_rows, pagination
+from .rows import JSON_COLUMNS, all_rows, pagination
 from .tally import tally, task_counts
 
 _ORDER = {
@@ -131,11 +133,16 @@ def count_jobs(db, workspace: str, query: dict) -> dict:
     Without a custom-field filter each status is counted in its own range of the
     (workspace, status) index: on SQLite that is about twice as fast as grouping every
     entry (12 ms against 20 at 100,000 jobs, bench/many_jobs.py), and as fast on PostgreSQL.
-    With one, the jobs its index rows name are grouped instead: counting them per status
-    would look each one up once per status."""
+    With one custom-field filter and at most a status filter, the field's rows carry the
+    status: one range of their (workspace, key, value, status) index (45 → 10 ms on SQLite for
+    a label on a fifth of 100,000 jobs). With more filters, the jobs its index rows name are grouped:
+    counting them per status would look each one up once per status."""
     clauses, params = jobs_where(db, workspace, query)
     where = " AND ".join(clauses)
-    if query.get("custom_fields"):
+    if set(query) <= {"status", "custom_fields"} and len(query.get("custom_fields", ())) == 1:
+        found = sorted(count_by_status(db, workspace, query["custom_fields"][0],
+                                       query.get("status")))
+    elif query.get("custom_fields"):
         found = db.execute(f"SELECT j.status, COUNT(*) FROM jobs j WHERE {where} "
                            "GROUP BY j.status ORDER BY j.status", params).fetchall()
     else:
@@ -190,3 +197,23 @@ def list_tasks(db, step_id: str, query: dict) -> dict:
     more, more_params = _operator_where(query, {"name": "t.name"})
     return _page(db, "tasks t", ["t.step_id = ?", *clauses, *more],
                  [step_id, *params, *more_params], "t", query, "t.*", frozenset({"name"}))
+
+
+def rows_sharing_json(db, sql: str, params=()) -> list[dict]:
+    """rows.all_rows for long lists: each distinct JSON text is parsed once and the rows
+    holding it share the object (most tasks report the same few details), so the objects
+    must only be read, as an answer's encoding does."""
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    json_columns = [c for c in columns if c in JSON_COLUMNS]
+    parsed: dict = {None: None}
+    found = []
+    for values in cursor.fetchall():
+        item = dict(zip(columns, values))
+        for key in json_columns:
+            text = item[key]
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            item[key] = parsed[text]
+        found.append(item)
+    return found

@@ -5,6 +5,7 @@ from statemachine import allowed_targets, is_legal, job_status
 from ..db import transaction
 from ..errors import MoveRefused
 from . import events
+from .fields import status_moved
 from .history import record
 from .rows import all_rows, check_version, dumps, job_missing, now, one, step_missing
 
@@ -75,6 +76,7 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
                db_version = db_version + 1 WHERE seq = ?""",
         (target, at, by, job["seq"]),
     )
+    status_moved(db, job["seq"], target)
     record(db, "job", job, job["id"], job["status"], target, at, by, job["db_version"] + 1)
     events.job_changed_at(db, job["seq"], job["status"], at, by)
 

@@ -8,7 +8,7 @@ from ..db import transaction
 from ..errors import MoveRefused
 from . import events, history, lists
 from .history import record
-from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
+from .rows import (check_version, dumps, job_missing, new_id, now, one, returning,
                    step_missing, task_missing)
 from .jobs import write_status_details
 from .steps import get_step
@@ -42,7 +42,8 @@ def list_tasks(db, step_id: str, query: dict | None = None):
     """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
     if query is not None:
         return lists.list_tasks(db, step_id, query)
-    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (step_id,))
+    return lists.rows_sharing_json(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq",
+                                   (step_id,))
 
 
 def get_task(db, workspace: str, job: str, step: str, name: str) -> dict:
