@@ -12,8 +12,8 @@ round, in a fresh browser context: time from navigation to the big step's counts
 200 rows; to a search's one row; to a report (a PUT of a task off the page) moving the
 counts, and to a report on a shown task changing its row. Then the load: PUTs paced at
 `--rate` a second for `--seconds` (pending -> active -> active with details -> completed,
-task after task; new tasks once no pending one is left), alternately with `--pages` pages open and without them (A B A B): a
-page's bytes over the wire per second (Resource Timing's transferSize: headers and
+task after task; new tasks once no pending one is left), alternately with `--pages` pages
+open and without them (A B A B): a page's bytes over the wire per second (Resource Timing's transferSize: headers and
 compressed bodies), and the gunicorn processes' CPU time from /proc as % of one core, the
 difference divided by the number of pages (one page's cost is small beside the noise of a
 shared machine). With `--list-jobs N`, also the list page's first paint in a workspace of
@@ -235,7 +235,8 @@ def main() -> None:
     finally:
         server.stop()
     med = {k: statistics.median(v) for k, v in figures.items() if v}
-    print(f"\n{'the page of ' + args.old_page + ', ' if OLD else ''}{args.tasks:,} tasks, medians of {args.rounds} rounds; PUTs {med['rate']:.0f}/s "
+    which = f"the page of {args.old_page}, " if OLD else ""
+    print(f"\n{which}{args.tasks:,} tasks, medians of {args.rounds} rounds; PUTs {med['rate']:.0f}/s "
           f"({reports.failed} refused)")
     print(f"job page shown (counts + 200 rows): {med['show']:.2f} s")
     if "find" in med:

@@ -78,7 +78,11 @@ def page(browser, server):
     page = context.new_page()
     crashes = []
     page.on("pageerror", lambda error: crashes.append(error))
+    page.asked = []  # the API reads the page made
+    page.on("request", lambda r: page.asked.append(r.url.split("/jobs/sweep", 1)[-1])
+            if "/apis/" in r.url else None)
     page.goto(f"{server.url}/ui/workspaces/{WS}/jobs/{JOB}")
+    page.server = server
     yield page
     context.close()
     assert crashes == [], "the page's script failed"
@@ -111,6 +115,37 @@ def test_the_page_shows_counts_a_bar_and_200_rows(page):
     expect(page.locator(".step", has=page.locator("h3", has_text="prepare")).locator(".counts")
            ).to_have_text("2 completed")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    # Never the whole tree nor a whole task list: the tree without tasks once, then the feed.
+    page.wait_for_timeout(1500)
+    assert [a for a in page.asked if a.startswith("/status")] == ["/status?tasks=none"]
+    tasks = [a for a in page.asked if "/tasks" in a]
+    assert tasks and all("page_size=200" in a for a in tasks), tasks
+    assert any(a.startswith("/events?after=") for a in page.asked)
+
+
+def test_an_expired_cursor_lists_again(page):
+    """A 410 cursor_expired (events no longer kept) makes the page read the tree again."""
+    step = big(page)
+    expect(step.locator(".range")).to_have_text("1–200 of 20,000", timeout=SHOW_MS)
+    expired = {"detail": [{"type": "cursor_expired", "loc": ["query", "after"], "msg": "gone"}]}
+    answered = []
+
+    def once(route):
+        answered.append(route.request.url)
+        route.fulfill(status=410, json=expired) if len(answered) == 1 else route.continue_()
+
+    page.route("**/jobs/sweep/events?**", once)
+    put(page.server, "shard-00001", {"status_details": {"note": "ends the waiting ask"}})
+    for _ in range(50):
+        if page.asked.count("/status?tasks=none") >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert page.asked.count("/status?tasks=none") == 2
+    expect(step.locator(".range")).to_have_text("1–200 of 20,000")
+    expect(step.locator(".counts")).to_have_text(
+        "1,000 pending · 1,000 active · 1,000 error · 17,000 completed")
+    page.wait_for_timeout(1500)  # and it watches again, from the new cursor
+    assert page.asked.count("/status?tasks=none") == 2 and len(answered) >= 2
 
 
 def test_search_finds_a_task_by_name_within_a_second(page):

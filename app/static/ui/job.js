@@ -113,16 +113,19 @@
           if (events.length) redraw();
           if (cursor && events.length === 1000) continue;  // behind: catch up
         }
-        // Expired or not ours: list again. Refused or gone: the tick says so and stops.
-        if (!events && answer.status >= 400 && answer.status !== 503) cursor = null;
-        if (!cursor) { ui.refresh(); break; }
-        await new Promise((done) => setTimeout(done, document.hidden ? 10000 : events ? 1000 : 3000));
+        // Expired or not ours: list again, a second later (a page that keeps being refused
+        // must not ask in a loop). Refused or gone: the tick says so and stops.
+        const refused = !events && answer.status >= 400 && answer.status !== 503;
+        if (refused) cursor = null;
+        if (refused || cursor) await pause(document.hidden ? 10000 : events || refused ? 1000 : 3000);
+        if (!cursor) { ui.refresh(); break; }  // unless a tick listed meanwhile
       }
     } finally {
       watching = false;
     }
   }
 
+  const pause = (ms) => new Promise((done) => setTimeout(done, ms));
   const pick = (from, into, keys) => { for (const key of keys) if (from && key in from) into[key] = from[key]; };
   const STATE = ["status", "status_details", "error_details", "updated_at"];
 
