@@ -26,7 +26,6 @@ from .http import check_names, json_body, load, query_args
 # What an answer's ETag is: the entity's version (for If-Match), or a hash of the body that
 # pollers send back in If-None-Match (with a 304 answer).
 VERSION = '"<db_version>"'
-STEP_VERSION = '"<db_version>.<hash of its tasks\' counts>"; If-Match takes it or "<db_version>"'
 OPAQUE = "opaque"
 
 # The reasons for the answers and refusals that several operations share.

@@ -7,10 +7,12 @@ from schemas.job import CountedStepSchema, StepPageSchema, StepStatusUpdateSchem
 from schemas.query import StepListQuerySchema
 
 from . import store
-from .api import OPAQUE, STEP_VERSION, answers, arguments, body, operation, refuses
+from .api import OPAQUE, answers, arguments, body, operation, refuses
 from .http import conditional, db, if_match, json_answer, principal, step_tag, unchanged
 
 bp = Blueprint("steps", __name__)
+# A step's ETag (app/http.py step_tag), as the document describes it.
+STEP_VERSION = '"<db_version>.<hash of its tasks\' counts>"; If-Match takes it or "<db_version>"'
 _query = StepListQuerySchema()
 _page = StepPageSchema()
 _move = StepStatusUpdateSchema()

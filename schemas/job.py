@@ -191,7 +191,7 @@ class TaskStatusSchema(TreeNodeSchema):
 class StepStatusSchema(TreeNodeSchema):
     task_counts = TaskCounts()
     tasks = fields.List(fields.Nested(TaskStatusSchema), metadata={
-        "description": "Left out when the query says tasks=none"})
+        "description": "Left out when the query says tasks=none", "optional": True})
 
 
 class StatusQuerySchema(Schema):

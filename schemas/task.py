@@ -34,6 +34,6 @@ class TaskListSchema(Schema):
     `pagination`, `sort` and `filter` as in the other lists."""
 
     data = fields.List(fields.Nested(TaskSchema))
-    pagination = fields.Nested(PaginationSchema)
-    sort = fields.String()
-    filter = fields.Dict()
+    pagination = fields.Nested(PaginationSchema, metadata={"optional": True})
+    sort = fields.String(metadata={"optional": True})
+    filter = fields.Dict(metadata={"optional": True})

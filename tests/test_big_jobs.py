@@ -3,10 +3,14 @@
 import gzip
 import json
 import random
+import threading
+import time
 
 import pytest
 
 from app.db import connect
+
+from .conftest import Api
 
 STATUSES = ["pending", "active", "completed", "error"]
 
@@ -339,10 +343,16 @@ def test_prefer_wait_answers_a_tag_of_a_compressed_answer(api, seeded):
     waited = api.client.get(api.url("j1"), headers={
         **GZIP, "If-None-Match": job.headers["ETag"], "Prefer": "wait=1"})
     assert waited.status_code == 304 and waited.headers["Preference-Applied"] == "wait=1"
-    step = api.client.get(api.url("j1", "steps", "big"))
-    waited = api.client.get(api.url("j1", "steps", "big"), headers={
-        "If-None-Match": step.headers["ETag"], "Prefer": "wait=1"})
-    assert waited.status_code == 304
+    step = api.client.get(api.url("j1", "steps", "big"), headers=GZIP)
+
+    def later():
+        time.sleep(0.2)
+        new_task(Api(api.client.application.test_client()))
+
+    threading.Thread(target=later).start()  # a new task moves the step's tag: it answers
+    woken = api.client.get(api.url("j1", "steps", "big"), headers={
+        **GZIP, "If-None-Match": step.headers["ETag"], "Prefer": "wait=5"})
+    assert woken.status_code == 200 and woken.headers["ETag"] != step.headers["ETag"]
 
 
 def test_the_event_stream_is_never_compressed(api, seeded, client):
