@@ -1,7 +1,6 @@
 """Jobs: creation, reading, deletion, status details, actions, reruns and status trees."""
 
 import uuid
-from json import loads
 
 from statemachine import (ACTION_HOLDS_WHEN_TERMINAL, ACTIONS, TERMINAL, Status,
                           allowed_targets, is_legal)
@@ -11,7 +10,8 @@ from ..errors import Conflict, MoveRefused
 from . import events, history
 from .fields import delete_fields, status_moved, write_fields
 from .history import record
-from .rows import check_version, dumps, insert, job_missing, new_id, now, one
+from .rows import (check_version, dumps, insert, job_missing, new_id, now, one,
+                   rows_sharing_json)
 from .steps import attempt_steps, roll_up, set_step_status, with_config
 from .tally import tally, task_counts
 
@@ -205,19 +205,10 @@ def status_tree(db, head: dict, with_tasks: bool = True) -> dict:
     tallies = tally(db, [s["id"] for s in steps])
     tasks: dict[str, list] = {s["id"]: [] for s in steps}
     if with_tasks:
-        # Tuples of the columns the tree shows, not rows read in full: at 100,000 tasks the
-        # tree is read in half the time.
-        # Most tasks report the same few details ({}, {"progress": 100}): each text is
-        # parsed once, and its tasks share the object, which is only ever encoded.
-        parsed: dict = {None: None}
-        for step_id, *values in db.execute(_TREE_TASKS, (job["attempt_id"],)).fetchall():
-            task = dict(zip(_TREE_TASK_KEYS, values))
-            for key in ("status_details", "error_details"):
-                text = task[key]
-                if text not in parsed:
-                    parsed[text] = loads(text)
-                task[key] = parsed[text]
-            tasks[step_id].append(task)
+        # The columns the tree shows, not rows read in full: at 100,000 tasks the tree is
+        # read in half the time.
+        for task in rows_sharing_json(db, _TREE_TASKS, (job["attempt_id"],)):
+            tasks[task.pop("step_id")].append(task)
     nodes = []
     for s in steps:
         node = {k: s[k] for k in _TREE_KEYS}

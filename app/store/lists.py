@@ -4,13 +4,12 @@ A page is found in two steps: the wanted row ids are picked from an index (the r
 page skips are stepped over there, never read), then only those rows are read in full.
 """
 
-import json
 
 from statemachine import Status
 
 from .fields import count_by_status, fields_where
 from .jobs import get_job
-from .rows import JSON_COLUMNS, all_rows, pagination
+from .rows import all_rows, pagination
 from .tally import tally, task_counts
 
 _ORDER = {
@@ -197,23 +196,3 @@ def list_tasks(db, step_id: str, query: dict) -> dict:
     more, more_params = _operator_where(query, {"name": "t.name"})
     return _page(db, "tasks t", ["t.step_id = ?", *clauses, *more],
                  [step_id, *params, *more_params], "t", query, "t.*", frozenset({"name"}))
-
-
-def rows_sharing_json(db, sql: str, params=()) -> list[dict]:
-    """rows.all_rows for long lists: each distinct JSON text is parsed once and the rows
-    holding it share the object (most tasks report the same few details), so the objects
-    must only be read, as an answer's encoding does."""
-    cursor = db.execute(sql, params)
-    columns = [c[0] for c in cursor.description]
-    json_columns = [c for c in columns if c in JSON_COLUMNS]
-    parsed: dict = {None: None}
-    found = []
-    for values in cursor.fetchall():
-        item = dict(zip(columns, values))
-        for key in json_columns:
-            text = item[key]
-            if text not in parsed:
-                parsed[text] = json.loads(text)
-            item[key] = parsed[text]
-        found.append(item)
-    return found

@@ -9,9 +9,8 @@ from ..errors import MoveRefused
 from . import events, history, lists
 from .history import record
 from .rows import (check_version, dumps, job_missing, new_id, now, one, returning,
-                   step_missing, task_missing)
+                   rows_sharing_json, step_missing, task_missing)
 from .jobs import write_status_details
-from .steps import get_step
 
 # Under a step in one of these, a task may only end (or stay where it is).
 CLOSED_STEP = frozenset({Status.COMPLETED, Status.ERROR, Status.CANCELLING, Status.CANCELLED})
@@ -42,7 +41,7 @@ def list_tasks(db, step_id: str, query: dict | None = None):
     """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
     if query is not None:
         return lists.list_tasks(db, step_id, query)
-    return lists.rows_sharing_json(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq",
+    return rows_sharing_json(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq",
                                    (step_id,))
 
 
