@@ -121,6 +121,35 @@ def newest(db) -> Place:
     return (0, found[0] if found else 0, None)
 
 
+_NEWEST_OF_JOB = ("SELECT txid, seq FROM events WHERE workspace = ? AND job = ? "
+                  "ORDER BY txid DESC, seq DESC LIMIT 1")
+# On PostgreSQL, with the horizon and how many of the job's events lie at or above it, read
+# in one statement (one snapshot).
+_NEWEST_OF_JOB_PG = f"""SELECT h.xmin, e.txid, e.seq,
+        (SELECT COUNT(*) FROM events c WHERE c.workspace = ? AND c.job = ? AND c.txid >= h.xmin)
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) h
+    LEFT JOIN LATERAL ({_NEWEST_OF_JOB}) e ON TRUE"""
+
+
+def job_mark(db, workspace: str, job: str) -> tuple:
+    """A mark that any later accepted write of the job changes, from the end of the feed's
+    (workspace, job, txid, seq) index: what the job's tags are made of (app/http.py), so that
+    a 304 reads no task. Read it before the body it tags (or in the write's transaction).
+
+    SQLite: the newest event's seq, which is commit order. PostgreSQL: the newest place; a
+    transaction still running may commit an event below it, but only one whose id is at or
+    above the horizon (the oldest running id), so while the newest is itself at or above
+    it, the mark also holds the horizon and how many of the job's events are there."""
+    if db.dialect.name != "postgresql":
+        found = db.execute(_NEWEST_OF_JOB, (workspace, job)).fetchone()
+        return (found[1] if found else 0,)
+    horizon, txid, seq, above = db.execute(_NEWEST_OF_JOB_PG,
+                                           (workspace, job, workspace, job)).fetchone()
+    if txid is None or txid < horizon:  # settled: anything later lands above it
+        return (txid or 0, seq or 0)
+    return (txid, seq, horizon, above)
+
+
 def pruned(db) -> Place:
     txid, seq = db.execute("SELECT txid, seq FROM event_marks WHERE name = 'pruned'").fetchone()
     return (txid, seq, None)

@@ -6,12 +6,11 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import transaction
 from ..errors import MoveRefused
-from . import events, history
+from . import events, history, lists
 from .history import record
-from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
-                   step_missing, task_missing)
+from .rows import (check_version, dumps, job_missing, new_id, now, one, returning,
+                   rows_sharing_json, step_missing, task_missing)
 from .jobs import write_status_details
-from .steps import get_step
 
 # Under a step in one of these, a task may only end (or stay where it is).
 CLOSED_STEP = frozenset({Status.COMPLETED, Status.ERROR, Status.CANCELLING, Status.CANCELLED})
@@ -38,9 +37,12 @@ def _locate_task(db, workspace, job, step, name) -> dict:
     return found
 
 
-def list_tasks(db, workspace: str, job: str, step: str) -> list[dict]:
-    found = get_step(db, workspace, job, step)
-    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
+def list_tasks(db, step_id: str, query: dict | None = None):
+    """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
+    if query is not None:
+        return lists.list_tasks(db, step_id, query)
+    return rows_sharing_json(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq",
+                                   (step_id,))
 
 
 def get_task(db, workspace: str, job: str, step: str, name: str) -> dict:
