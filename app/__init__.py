@@ -10,8 +10,8 @@ API_PREFIX = "/apis/jobs/v2"
 def create_app(overrides: dict | None = None):
     from flask import Flask
 
-    from . import (answers, auth, cli, config, db, docs, events, health, http, idempotency,
-                   logs, metrics, observability, profiles, ui)
+    from . import (answers, auth, cli, compression, config, db, docs, events, health, http,
+                   idempotency, logs, metrics, observability, profiles, ui)
 
     app = Flask(__name__)
     app.config.from_mapping(config.from_environment())
@@ -39,6 +39,9 @@ def create_app(overrides: dict | None = None):
 
     cli.init_app(app)
     logs.init_app(app)  # prune-logs
+    # Its after_request runs before those registered above: the request log and metrics see
+    # the answer as sent, compressed or not.
+    compression.init_app(app)
     return app
 
 

@@ -312,7 +312,11 @@ def _build(app: Flask) -> dict:
                                                      "value": {"type": "null"}}}]
     for schema in _answer_schemas(app):
         component = document["components"]["schemas"][_name(schema)]
-        component["required"] = list(component["properties"])
+        # A field with metadata optional=True is left out of some answers (a page's envelope
+        # of an unpaged list, the tasks of `?tasks=none`).
+        optional = {f.data_key or n for n, f in resolve_schema_instance(schema).fields.items()
+                    if f.metadata.get("optional")}
+        component["required"] = [p for p in component["properties"] if p not in optional]
     return document
 
 

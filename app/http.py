@@ -3,6 +3,7 @@
 Views get loaded data from here and never pick `request` apart themselves.
 """
 
+import hashlib
 import json
 import re
 
@@ -18,6 +19,7 @@ from .errors import RequestValidationError, UnsupportedMediaType
 # RFC 9110 entity-tag: optional W/, then a quoted opaque tag (no quote, space or control).
 _TAG = re.compile(r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"')
 _TAG_LIST = re.compile(rf"[ \t]*{_TAG.pattern}(?:[ \t]*,[ \t]*{_TAG.pattern})*[ \t]*")
+_STEP_TAG = re.compile(r'\A"([0-9]+)\.[0-9a-f]+"\Z')  # strong only: a weak tag never holds
 # A \uD800-\uDFFF escape: JSON allows one alone, but such a string is not Unicode text.
 _SURROGATE_ESCAPE = re.compile(rb"\\[uU][dD][89a-fA-F]")
 
@@ -175,8 +177,9 @@ def check_names(**names: str) -> None:
         raise RequestValidationError(errors)
 
 
-def if_match():
-    """The If-Match header as None (absent), "*", or the tuple of entity-tags it lists.
+def if_match(step: bool = False):
+    """The If-Match header as None (absent), "*", or the tuple of entity-tags it lists; for a
+    `step`, a step's own tag ("<version>.<its tasks>", step_tag) as its version, "<version>".
 
     A value that is neither `*` nor a list of quoted tags (`3`, `garbage`) is a 422: a 412
     would tell the client to re-read and retry, and the same header would fail again.
@@ -191,7 +194,17 @@ def if_match():
             "if_match_invalid", ["header", "If-Match"],
             'If-Match must be a quoted version such as "3" (or a comma-separated list of '
             'them), or *.', header)])
-    return tuple(_TAG.findall(header))
+    tags = tuple(_TAG.findall(header))
+    return tuple(_STEP_TAG.sub(r'"\1"', tag) for tag in tags) if step else tags
+
+
+def json_answer(body, tag: str | None = None) -> Response:
+    """A 200 with `body` as compact JSON (no schema walk: the caller dumped it), and `tag`,
+    when given, as its ETag."""
+    response = Response(_encode(body), 200, mimetype="application/json")
+    if tag is not None:
+        response.headers["ETag"] = tag
+    return response
 
 
 def entity(dump, obj: dict, status: int = 200) -> Response:
@@ -215,6 +228,30 @@ def conditional(response: Response) -> Response:
     unchanged.headers["ETag"] = response.headers["ETag"]
     del unchanged.headers["Content-Type"]
     return unchanged
+
+
+def fingerprint_tag(*parts) -> str:
+    """A strong ETag standing for `parts` (ids, versions, counts, the query), hashed: read
+    before the body, it is never newer than the body, so a 304 never hides a change."""
+    return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=10).hexdigest() + '"'
+
+
+def step_tag(step: dict, mark: tuple) -> str:
+    """A step's ETag: its own version, then a hash of its id and its job's mark (read before
+    the body, app/store/events.py), so the tag moves with its `task_counts`. If-Match reads
+    the version before the dot (if_match)."""
+    return f'"{step["db_version"]}.{fingerprint_tag(step["id"], *mark)[1:]}'
+
+
+def unchanged(tag: str) -> Response | None:
+    """304 with `tag` when If-None-Match names it (or is `*`), else None: the view then
+    builds its body. The comparison is weak, as RFC 9110 has it for If-None-Match."""
+    if not request.if_none_match.contains_weak(tag.strip('"')):
+        return None
+    response = Response(status=304)
+    response.headers["ETag"] = tag
+    del response.headers["Content-Type"]
+    return response
 
 
 def principal() -> str | None:

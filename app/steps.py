@@ -3,18 +3,20 @@
 from flask import Blueprint, jsonify
 
 from schemas import plain_dumper
-from schemas.job import StepPageSchema, StepSchema, StepStatusUpdateSchema
+from schemas.job import CountedStepSchema, StepPageSchema, StepStatusUpdateSchema
 from schemas.query import StepListQuerySchema
 
 from . import store
-from .api import OPAQUE, VERSION, answers, arguments, body, operation, refuses
-from .http import conditional, db, entity, if_match, principal
+from .api import OPAQUE, answers, arguments, body, operation, refuses
+from .http import conditional, db, if_match, json_answer, principal, step_tag, unchanged
 
 bp = Blueprint("steps", __name__)
+# A step's ETag (app/http.py step_tag), as the document describes it.
+STEP_VERSION = '"<db_version>.<hash of its tasks\' counts>"; If-Match takes it or "<db_version>"'
 _query = StepListQuerySchema()
 _page = StepPageSchema()
 _move = StepStatusUpdateSchema()
-dump_step = plain_dumper(StepSchema())  # the single-step answers, without marshmallow's walk
+dump_step = plain_dumper(CountedStepSchema())  # the single-step answers, without marshmallow's walk
 
 
 @bp.get("/workspaces/<workspace>/jobs/<name>/steps")
@@ -29,16 +31,21 @@ def list_steps(workspace, name, query):
 
 @bp.get("/workspaces/<workspace>/jobs/<job>/steps/<name>")
 @operation("Get a step")
-@answers(200, StepSchema, "The step", etag=VERSION)
+@answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
+@answers(304)
 def get_step(workspace, job, name):
-    return entity(dump_step, store.get_step(db(), workspace, job, name))
+    mark = store.job_mark(db(), workspace, job)  # before the step: the tag is never newer
+    step = store.get_step(db(), workspace, job, name)
+    tag = step_tag(step, mark)
+    return unchanged(tag) or json_answer(dump_step(store.counted(db(), step)), tag)
 
 
 @bp.patch("/workspaces/<workspace>/jobs/<job>/steps/<name>/status")
 @operation("Move a step")
 @body(_move)
-@answers(200, StepSchema, "The step", etag=VERSION)
+@answers(200, CountedStepSchema, "The step", etag=STEP_VERSION)
 @refuses(412)
 def update_step_status(workspace, job, name, body):
-    step = store.update_step_status(db(), workspace, job, name, body, if_match(), principal())
-    return entity(dump_step, step)
+    step, mark = store.update_step_status(db(), workspace, job, name, body,
+                                          if_match(step=True), principal())
+    return json_answer(dump_step(store.counted(db(), step)), step_tag(step, mark))

@@ -4,6 +4,7 @@
 -- second half ("steady") stay active, so every request's outcome is known in advance.
 local jobs = tonumber(os.getenv("BENCH_JOBS") or "100")
 local tasks = tonumber(os.getenv("BENCH_TASKS") or "10")
+local first = tonumber(os.getenv("BENCH_FIRST_JOB") or "0")  -- jobs first .. first+jobs-1
 local base = "/apis/jobs/v2/workspaces/bench/jobs/"
 local threads = {}
 local counter = 0
@@ -25,7 +26,7 @@ local function task_path(job, task)
 end
 
 function request()
-  local job = math.random(0, jobs - 1)
+  local job = first + math.random(0, jobs - 1)
   local half = math.floor(tasks / 2)
   local roll = math.random(100)
   local body, path

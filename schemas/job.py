@@ -6,6 +6,12 @@ from .executor import Executor
 from .fields import Body, Name, StatusField, at_least_one, progress, stamps
 
 
+def TaskCounts():  # noqa: N802  (a field, named as the classes it stands beside)
+    return fields.Dict(keys=StatusField(), values=fields.Integer(), metadata={
+        "description": "How many of the step's tasks are in each status; only statuses "
+                       "with some, {} for none"})
+
+
 class WholeNumber(fields.Integer):
     """A JSON number with no fractional part (`5` or `5.0`, as JSON Schema's integer);
     strings, booleans and fractions are refused."""
@@ -113,6 +119,13 @@ class StepSchema(Schema):
     db_version = fields.Integer()
 
 
+class CountedStepSchema(StepSchema):
+    """A step as its own reads and moves answer it: with its tasks counted by status (a
+    change event's step has no counts: counting would cost each write a read)."""
+
+    task_counts = TaskCounts()
+
+
 class StepStatusUpdateSchema(Body):
     status = StatusField(required=True)
     status_details = fields.Dict(keys=fields.String())
@@ -142,6 +155,7 @@ class ListedStepSchema(Schema):
     step_spec = fields.Dict()
     status, status_details, error_details = progress()
     created_at, updated_at = stamps(by=False)
+    task_counts = TaskCounts()
 
 
 class PaginationSchema(Schema):
@@ -163,20 +177,28 @@ class StepPageSchema(JobPageSchema):
     data = fields.List(fields.Nested(ListedStepSchema))
 
 
-class _TreeNodeSchema(Schema):
+class TreeNodeSchema(Schema):
     id = fields.String()
     name = fields.String()
     status, status_details, error_details = progress()
     created_at, updated_at = stamps(by=False)
 
 
-class TaskStatusSchema(_TreeNodeSchema):
+class TaskStatusSchema(TreeNodeSchema):
     error_stack = fields.String()
 
 
-class StepStatusSchema(_TreeNodeSchema):
-    tasks = fields.List(fields.Nested(TaskStatusSchema))
+class StepStatusSchema(TreeNodeSchema):
+    task_counts = TaskCounts()
+    tasks = fields.List(fields.Nested(TaskStatusSchema), metadata={
+        "description": "Left out when the query says tasks=none", "optional": True})
 
 
-class JobStatusSchema(_TreeNodeSchema):
+class StatusQuerySchema(Schema):
+    """`GET .../status?tasks=none`: the tree without each step's tasks (their counts stay)."""
+
+    tasks = fields.String(validate=validate.OneOf(["none"]))
+
+
+class JobStatusSchema(TreeNodeSchema):
     steps = fields.List(fields.Nested(StepStatusSchema))

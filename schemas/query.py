@@ -126,6 +126,32 @@ class BulkQuerySchema(JobFilterSchema):
     dry_run = fields.Boolean(load_default=False)
 
 
+TASK_SORT = "name"  # a page of tasks when the query asks for none: name order is an index's
+
+
+class TaskListQuerySchema(Schema.from_dict(_operators("name"))):
+    """`GET .../steps/{step}/tasks`: without any of these the whole list, as upstream answers
+    it; with any of them a page, like the other lists (app/tasks.py). So no field loads a
+    default here: `paged` fills them in once the query has asked for a page."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    status = fields.List(StatusField(), data_key="filter[status]", metadata={"minItems": 1})
+    name = fields.String(data_key="filter[name]")
+    page = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE), metadata={"default": 1})
+    page_size = fields.Integer(validate=validate.Range(min=1, max=1000),
+                               metadata={"default": 10})
+    sort = fields.String(validate=validate.OneOf(SORTS), metadata={"default": TASK_SORT})
+
+
+def paged(query: dict) -> dict | None:
+    """A loaded task-list query with its page's defaults, or None when it asked for no page."""
+    if not query:
+        return None
+    return {"page": 1, "page_size": 10, "sort": TASK_SORT, **query}
+
+
 class StepListQuerySchema(ListQuerySchema):
     sort = fields.String(load_default="created_at", validate=validate.OneOf(SORTS))
     # Several jobs at once: the dashboard counts a whole page of jobs' steps in one request.

@@ -3,6 +3,7 @@
 from marshmallow import Schema, fields
 
 from .fields import Body, StatusField, progress, stamps
+from .job import PaginationSchema
 
 
 class TaskUpdateSchema(Body):
@@ -29,4 +30,10 @@ class TaskSchema(Schema):
 
 
 class TaskListSchema(Schema):
+    """Every task ({"data": [...]}) or, when the query asked for a page, a page: then with
+    `pagination`, `sort` and `filter` as in the other lists."""
+
     data = fields.List(fields.Nested(TaskSchema))
+    pagination = fields.Nested(PaginationSchema, metadata={"optional": True})
+    sort = fields.String(metadata={"optional": True})
+    filter = fields.Dict(metadata={"optional": True})

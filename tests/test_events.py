@@ -313,3 +313,35 @@ def test_a_reads_events_cursor_skips_what_it_showed_while_a_transaction_was_open
     # Not ("job-b", "fast", "active"): the listing showed it. Two jobs' events come in
     # transaction-id order, which here is the slow one first.
     assert later == [("job-a", "slow", "active"), ("job-b", "fast", "completed")]
+
+
+def test_a_tag_read_while_an_older_transaction_is_open_moves_when_it_commits(pg_app,
+                                                                             postgres_url):
+    """The tree's tag is the job's newest event (app/store/events.py `job_mark`). A
+    transaction open before that event may still commit one below it: the tag read meanwhile
+    must not answer 304 once it has."""
+    client, api = pg_app.test_client(), Api(pg_app.test_client())
+    api.create_job("job-a")
+    api.create_job("job-b")
+    url = api.url("job-a", "status")
+    slow = connect(postgres_url)
+    try:
+        with transaction(slow, job=("ws", "job-b")):  # its transaction id comes first
+            store.put_task(slow, "ws", "job-b", "train", "first", {"status": "active"})
+            api.put_task("job-a", "train", "fast", {"status": "active"})
+            tag = client.get(url).headers["ETag"]
+            assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
+            store.put_task(slow, "ws", "job-a", "train", "slow", {"status": "active"})
+    finally:
+        slow.close()
+    again = client.get(url, headers={"If-None-Match": tag})
+    assert again.status_code == 200
+    assert sorted(t["name"] for t in again.json["steps"][0]["tasks"]) == ["fast", "slow"]
+    reader = connect(postgres_url)
+    (slow_txid, fast_txid), = reader.execute(
+        "SELECT min(txid) FILTER (WHERE task = 'slow'), min(txid) FILTER (WHERE task = 'fast') "
+        "FROM events WHERE job = 'job-a'").fetchall()
+    reader.close()
+    assert slow_txid < fast_txid  # below the newest event the tag was read at
+    settled = client.get(url).headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": settled}).status_code == 304

@@ -28,7 +28,9 @@ def test_a_row_lock_held_past_the_timeout_is_a_503(pg_app):
     api.create_job("j1")
     with psycopg.connect(url) as other:  # another program holds the job's row
         other.execute("SELECT 1 FROM jobs WHERE name = 'j1' FOR UPDATE")
-        response = api.put_task("j1", "train", "t0", {"status": "active"})
+        # A report whose status_details merge into the job's must write that row.
+        response = api.put_task("j1", "train", "t0", {"status": "active",
+                                                      "status_details": {"progress": 1}})
         assert api.client.get(api.url("j1")).status_code == 200  # reads do not wait
     assert response.status_code == 503 and "locked" in response.json["detail"]
     assert response.headers["Retry-After"] == "1"

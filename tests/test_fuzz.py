@@ -82,7 +82,9 @@ def _headers_fit_their_schemas(case) -> bool:
 @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_every_operation_conforms_to_the_document(case):
-    response = case.call()
+    # The WSGI transport asks for gzip as requests does, but hands the body over undecoded;
+    # tests/test_big_jobs.py checks that gzip answers decode to these same bodies.
+    response = case.call(headers={"Accept-Encoding": "identity"})
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
     if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
         return

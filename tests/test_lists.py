@@ -88,7 +88,7 @@ def test_steps_of_one_job_list_in_spec_order(api, jobs):
     listed = response.json["data"][0]
     assert set(listed) == {"id", "job", "attempt_id", "fileset", "name", "workspace",
                            "step_spec", "status", "status_details", "error_details",
-                           "created_at", "updated_at"}
+                           "created_at", "updated_at", "task_counts"}
     assert listed["job"] == "bravo" and listed["status"] == "active"
     assert listed["step_spec"] == {"name": "prep", "executor": EXECUTOR, "config": {},
                                    "lifecycle": {"staleness_timeout_seconds": 0}}

@@ -233,14 +233,15 @@ def test_the_cancel_button_cancels_after_a_confirmation_with_the_keyboard(page, 
 
 def test_a_refused_action_shows_the_services_message(page, service):
     """The buttons follow the server's rules, so a refusal comes from a page behind the
-    job: here it saw the job completed, then (its polls held at 304) another caller reran
+    job: here it saw the job completed, then (its feed held empty) another caller reran
     it and started a step."""
     service.create_job("busy", steps=("prep",))
     service.move_step("busy", "prep", "active")
     service.move_step("busy", "prep", "completed")
+    page.route("**/jobs/busy/events?**", lambda route: route.fulfill(json={
+        "data": [], "next": parse_qs(urlsplit(route.request.url).query)["after"][0]}))
     page.goto(service.job_page("busy"))
     expect(page.locator("#job-status")).to_have_text("completed")
-    page.route("**/jobs/busy/status", lambda route: route.fulfill(status=304))
     service.act("busy", "rerun")
     service.move_step("busy", "prep", "active")
     refusal = requests.post(service.api("busy", "rerun"), timeout=10)  # writes nothing

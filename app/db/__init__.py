@@ -3,7 +3,7 @@
 `JOBS_DB` chooses: a `postgresql://` or `postgres://` URL means PostgreSQL, anything else is
 an SQLite path. `backend_for` makes that choice, the one place it is made. Both backends
 implement app/db/interface.py: the connection the store uses (`execute(sql, params)` in
-SQLite's spelling, `transaction(job=...)`, `after_commit`, `dialect` for the few things
+SQLite's spelling, `transaction(job=..., shared=...)`, `after_commit`, `dialect` for the few things
 spelled differently, app/db/dialect.py), and the backend the app uses (pools, migrations,
 checks, backups). What both do around a commit is app/db/commit.py.
 """
@@ -65,9 +65,11 @@ def backup(target: str, destination: str) -> int:
     return backend_for(target).backup(target, destination)
 
 
-def transaction(db: Connection, job: tuple[str, str] | None = None):
-    """A write transaction; `job` = (workspace, name) is the job whose tree it changes."""
-    return db.transaction(job)
+def transaction(db: Connection, job: tuple[str, str] | None = None, shared: bool = False):
+    """A write transaction; `job` = (workspace, name) is the job whose tree it changes.
+    `shared`: a task's report, which shares the job with other tasks' reports and locks its
+    own rows (app/store/tasks.py); every other write of a job has it to itself."""
+    return db.transaction(job, shared)
 
 
 def describe(target: str) -> str:

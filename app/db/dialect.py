@@ -2,7 +2,7 @@
 
 The store writes its SQL once, in the spelling both accept, with `?` placeholders. The few
 things that differ are answered here: the identity column, text compared byte by byte, how
-a JSON number is read in a query, how a writer locks the job it changes, the placeholder
+a JSON number is read in a query, how a writer locks the job or task it changes, the placeholder
 style, and how the stored custom fields are read out of JSON once (a migration's backfill).
 """
 
@@ -10,6 +10,11 @@ import re
 from functools import lru_cache
 
 from schemas.query import FIELD_KEY_MAX, FIELD_VALUE_MAX
+
+
+# The advisory lock classes of PostgreSQL's job and task locks (two-key form).
+JOB_LOCK_CLASS = 0x6A6F626C  # "jobl"
+TASK_LOCK_CLASS = 0x6A6F6274  # "jobt"
 
 
 class SQLite:
@@ -23,6 +28,10 @@ class SQLite:
     # Writers hold the database's write lock, so `seq` alone is commit order.
     event_txid = "INTEGER NOT NULL DEFAULT 0"
     skip_locked = ""  # a subquery's row locks; SQLite has none to skip
+    for_update = ""  # row locks: the write lock covers every row already
+    lock_task = None  # nor does a task need a lock of its own
+    try_lock_job = None
+    merge_job_details = None  # read, merged and written back by the store
     binary_text = "TEXT"  # compared byte by byte already (BINARY)
     # The string custom fields of the jobs already stored, as app/store/fields.py keeps them.
     job_fields_backfill = f"""INSERT INTO job_fields (job_seq, workspace, key, value)
@@ -55,9 +64,46 @@ class PostgreSQL:
         WHERE json_typeof(e.value) = 'string' AND length(e.key) <= {FIELD_KEY_MAX}
             AND length(e.value #>> '{{}}') <= {FIELD_VALUE_MAX}"""
     skip_locked = " FOR UPDATE SKIP LOCKED"  # a cleanup that never waits on a busy row
-    # The row every write of a job's tree locks first, in a statement of its own: under READ
-    # COMMITTED the statements after it read what the previous holder committed.
+    for_update = " FOR UPDATE"
+    # A job's lock is a transaction-level advisory lock on (JOB_LOCK_CLASS, hash of the
+    # job's workspace/name): a task's report takes it shared, every other write of the job
+    # exclusive, so reports of different tasks run side by side and a job-wide write waits
+    # for them all (and they for it). The two-key form never meets the one-key leases of
+    # app/db/postgres.py; a hash shared by two jobs only makes them wait for each other.
+    # Advisory locks assign no transaction id (the change feed's order, app/store/events.py).
+    lock_job_shared = (f"SELECT pg_advisory_xact_lock_shared({JOB_LOCK_CLASS}, "
+                       "hashtext(? || '/' || ?))")
+    lock_job_exclusive = f"SELECT pg_advisory_xact_lock({JOB_LOCK_CLASS}, hashtext(? || '/' || ?))"
+    # A cleanup that never waits: the jobs whose exclusive lock it got (true) or not.
+    try_lock_job = (f"pg_try_advisory_xact_lock({JOB_LOCK_CLASS}, "
+                    "hashtext(workspace || '/' || name))")
+    # After the exclusive lock, as before, the job's row, in a statement of its own: under
+    # READ COMMITTED the statements after it read what the previous holder committed.
     lock_job = "SELECT seq FROM jobs WHERE workspace = ? AND name = ? FOR UPDATE"
+    # The reports of one task (step id, name) queue here, creators included, before any of
+    # them locks or inserts its row: a report gets its transaction id (at that lock or
+    # insert) only once the task's previous writer has committed, so one task's transaction
+    # ids follow its commit order. A row lock alone would not do: a report that waited for
+    # an updater takes its id as it follows the update chain, where it may wait again.
+    lock_task = f"SELECT pg_advisory_xact_lock({TASK_LOCK_CLASS}, hashtext(? || '/' || ?))"
+    # A task's status_details merged into its job's (params: details, details, at, by, job
+    # seq, details) by one statement, so the job's row, the one row all reports of a job
+    # write, is locked for that statement and the commit only, and written only when a
+    # value changes. Keys keep their places, new ones follow in the report's order, as
+    # Python's {**current, **details}; the text stays compact JSON. (jsonb_exists: the `?`
+    # operator would read as a placeholder.)
+    merge_job_details = """UPDATE jobs SET status_details = (
+            SELECT '{' || string_agg(to_json(k)::text || ':' || v::text, ',' ORDER BY o) || '}'
+            FROM (SELECT c.key AS k, COALESCE(d.value, c.value) AS v, c.ord AS o
+                  FROM json_each(jobs.status_details::json) WITH ORDINALITY AS c(key, value, ord)
+                  LEFT JOIN json_each(CAST(? AS json)) AS d ON d.key = c.key
+                  UNION ALL
+                  SELECT d.key, d.value, 1e9 + d.ord
+                  FROM json_each(CAST(? AS json)) WITH ORDINALITY AS d(key, value, ord)
+                  WHERE NOT jsonb_exists(jobs.status_details::jsonb, d.key)) AS m),
+            updated_at = ?, updated_by = ?, db_version = db_version + 1
+        WHERE seq = ? AND EXISTS (SELECT 1 FROM json_each(CAST(? AS json)) AS d
+            WHERE jobs.status_details::jsonb -> d.key IS DISTINCT FROM d.value::jsonb)"""
 
     @staticmethod
     def json_number(column: str, *path: str) -> str:

@@ -15,8 +15,8 @@ class Connection(Protocol):
     SQL is written once, in SQLite's spelling with `?` placeholders; `dialect` answers the
     few things spelled differently (app/db/dialect.py). A write runs in
     `transaction(job=(workspace, name))`: SQLite takes the database's write lock, PostgreSQL
-    locks that job's row. Inside another transaction it is a savepoint that commits with
-    the outer one.
+    that job's lock, exclusive (and its row), or with `shared` (a task's report) shared.
+    Inside another transaction it is a savepoint that commits with the outer one.
 
     Where a backend announces a commit: after the outermost transaction has committed, the
     shared commit tail (app/db/commit.py) clears a storage fault's episode and runs the
@@ -34,8 +34,10 @@ class Connection(Protocol):
         """Run one statement; a cursor with fetchone()/fetchall(). Both by position: the
         backends name the second differently."""
 
-    def transaction(self, job: tuple[str, str] | None = None) -> AbstractContextManager:
-        """A write transaction on the job `job` (or on no job), or a savepoint in one."""
+    def transaction(self, job: tuple[str, str] | None = None,
+                    shared: bool = False) -> AbstractContextManager:
+        """A write transaction on the job `job` (or on no job), or a savepoint in one;
+        `shared`: the job is shared with other writers that lock their own rows."""
 
     def snapshot(self) -> AbstractContextManager:
         """A read transaction: its reads all see the database as of the first one."""

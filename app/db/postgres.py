@@ -1,10 +1,15 @@
 """PostgreSQL, for several service hosts over one database: a connection pool per worker
-process, write transactions that lock their job's row, migrations under an advisory lock.
+process, write transactions that lock their job, migrations under an advisory lock.
 
-Connections run in autocommit; a write opens its own transaction and first locks the row of
-the job it changes (app/db/dialect.py), so writes to different jobs proceed in parallel and
-writes to one job queue, on every host alike. A statement or lock wait longer than the
-configured timeout is cancelled by the server, so a stuck lock never holds a worker forever.
+Connections run in autocommit; a write opens its own transaction and first takes the lock
+of the job it changes (app/db/dialect.py): shared for a task's report, which then locks only
+its task (its lock, its row; the job's row last, if it merges status_details), exclusive for
+every other write of the job, which then locks the job's row. Writes to different jobs, and
+reports of different tasks of one job, proceed in parallel; the rest queue, on every host
+alike. Lock order, everywhere: the job's lock, the job's row, its steps, its tasks (a
+report: its task's lock and row, then the job's row). A statement or lock wait longer than
+the configured timeout is cancelled by the server, so a stuck lock never holds a worker
+forever.
 """
 
 import os
@@ -59,13 +64,18 @@ class Database:
         return self.conn.execute(PostgreSQL.sql(sql), params)
 
     @contextmanager
-    def transaction(self, job: tuple[str, str] | None = None):
-        """One transaction; with `job` = (workspace, name), that job's row is locked first.
-        Inside another transaction it is a savepoint: it commits with the outer one."""
+    def transaction(self, job: tuple[str, str] | None = None, shared: bool = False):
+        """One transaction; with `job` = (workspace, name), that job's lock is taken first
+        (app/db/dialect.py): exclusive, then the job's row; `shared` (a task's report), the
+        lock alone, the caller locking the rows it writes. Inside another transaction it is
+        a savepoint: it commits with the outer one."""
         inside = self.conn.info.transaction_status != TransactionStatus.IDLE
         # psycopg makes a nested transaction a savepoint.
         with (nested if inside else outermost)(self), self.conn.transaction():
-            if job is not None:
+            if job is not None and shared:
+                self.execute(PostgreSQL.lock_job_shared, job)
+            elif job is not None:
+                self.execute(PostgreSQL.lock_job_exclusive, job)
                 self.execute(PostgreSQL.lock_job, job)
             yield self
 

@@ -155,6 +155,11 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         _index("job_fields", "workspace", "key", "value", "status",
                name="idx_job_fields_counts"),
     ]),
+    # A step's tasks by status: one range per status for a page filtered by it in name order,
+    # and the task counts from the index alone (app/store/tally.py).
+    ("m011_task_status_index", [
+        _index("tasks", "step_id", "status", "name", name="idx_tasks_step_status_name"),
+    ]),
 ]
 
 

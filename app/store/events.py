@@ -8,8 +8,12 @@ An event's place in the feed is (txid, seq), and readers read in that order:
   reader pass an event whose transaction commits later. txid is the writing transaction's
   id, and a reader reads only below the horizon: the oldest transaction id still running
   (pg_snapshot_xmin). Everything below it has committed or rolled back, so no event can
-  appear there later. Every write of a job takes the job's row lock as its first write (the
-  lock gives it its transaction id), so one job's transaction ids are in its commit order.
+  appear there later. A transaction gets its id at its first row change: a task's report
+  (its job's lock shared) after taking its task's own lock, once the task's previous writer
+  has committed; every other write of a job after taking the job's lock exclusive. So one
+  task's ids, and a job's job-wide writes against all its reports, are in commit order;
+  reports of different tasks of one job, running together, need not be (docs/api.md,
+  "Watching for changes").
 
 A cursor is the place of the last event read. The Events-Cursor of a read on PostgreSQL
 also carries the read's snapshot: the events it already showed are skipped, those it did
@@ -115,6 +119,35 @@ def newest(db) -> Place:
         return (int(xmin), 0, snapshot) if running else (int(xmax), 0, None)
     found = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
     return (0, found[0] if found else 0, None)
+
+
+_NEWEST_OF_JOB = ("SELECT txid, seq FROM events WHERE workspace = ? AND job = ? "
+                  "ORDER BY txid DESC, seq DESC LIMIT 1")
+# On PostgreSQL, with the horizon and how many of the job's events lie at or above it, read
+# in one statement (one snapshot).
+_NEWEST_OF_JOB_PG = f"""SELECT h.xmin, e.txid, e.seq,
+        (SELECT COUNT(*) FROM events c WHERE c.workspace = ? AND c.job = ? AND c.txid >= h.xmin)
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin) h
+    LEFT JOIN LATERAL ({_NEWEST_OF_JOB}) e ON TRUE"""
+
+
+def job_mark(db, workspace: str, job: str) -> tuple:
+    """A mark that any later accepted write of the job changes, from the end of the feed's
+    (workspace, job, txid, seq) index: what the job's tags are made of (app/http.py), so that
+    a 304 reads no task. Read it before the body it tags (or in the write's transaction).
+
+    SQLite: the newest event's seq, which is commit order. PostgreSQL: the newest place; a
+    transaction still running may commit an event below it, but only one whose id is at or
+    above the horizon (the oldest running id), so while the newest is itself at or above
+    it, the mark also holds the horizon and how many of the job's events are there."""
+    if db.dialect.name != "postgresql":
+        found = db.execute(_NEWEST_OF_JOB, (workspace, job)).fetchone()
+        return (found[1] if found else 0,)
+    horizon, txid, seq, above = db.execute(_NEWEST_OF_JOB_PG,
+                                           (workspace, job, workspace, job)).fetchone()
+    if txid is None or txid < horizon:  # settled: anything later lands above it
+        return (txid or 0, seq or 0)
+    return (txid, seq, horizon, above)
 
 
 def pruned(db) -> Place:

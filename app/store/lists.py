@@ -1,14 +1,16 @@
-"""Paged, sorted, filtered lists of jobs and of steps.
+"""Paged, sorted, filtered lists of jobs, of steps and of one step's tasks.
 
 A page is found in two steps: the wanted row ids are picked from an index (the rows a
 page skips are stepped over there, never read), then only those rows are read in full.
 """
+
 
 from statemachine import Status
 
 from .fields import count_by_status, fields_where
 from .jobs import get_job
 from .rows import all_rows, pagination
+from .tally import tally, task_counts
 
 _ORDER = {
     "created_at": "{t}.created_at ASC", "-created_at": "{t}.created_at DESC",
@@ -71,25 +73,28 @@ def _echo(query: dict) -> dict:
     return echo
 
 
-def _order_by(alias: str, sort: str) -> str:
-    # Ties keep creation order (`seq`), so a job's steps list in spec order.
-    return _ORDER[sort].format(t=alias) + f", {alias}.seq ASC"
+def _order_by(alias: str, sort: str, unique: frozenset = frozenset()) -> str:
+    # Ties keep creation order (`seq`), so a job's steps list in spec order. A column in
+    # `unique` has no ties: without the tie-break one index, read either way, is the order.
+    order = _ORDER[sort].format(t=alias)
+    return order if sort.lstrip("-") in unique else order + f", {alias}.seq ASC"
 
 
-def page_ids_sql(base: str, where: str, alias: str, sort: str) -> str:
+def page_ids_sql(base: str, where: str, alias: str, sort: str,
+                 unique: frozenset = frozenset()) -> str:
     """The ids of one page, in order."""
-    return (f"SELECT {alias}.seq FROM {base} WHERE {where} ORDER BY {_order_by(alias, sort)} "
-            "LIMIT ? OFFSET ?")
+    return (f"SELECT {alias}.seq FROM {base} WHERE {where} "
+            f"ORDER BY {_order_by(alias, sort, unique)} LIMIT ? OFFSET ?")
 
 
 def _page(db, base: str, clauses: list[str], params: list, alias: str, query: dict,
-          select: str) -> dict:
+          select: str, unique: frozenset = frozenset()) -> dict:
     where = " AND ".join(clauses)
     total = db.execute(f"SELECT COUNT(*) FROM {base} WHERE {where}", params).fetchone()[0]
     size = query["page_size"]
-    ids = page_ids_sql(base, where, alias, query["sort"])
+    ids = page_ids_sql(base, where, alias, query["sort"], unique)
     rows = all_rows(db, f"SELECT {select} FROM {base} WHERE {alias}.seq IN ({ids}) "
-                        f"ORDER BY {_order_by(alias, query['sort'])}",
+                        f"ORDER BY {_order_by(alias, query['sort'], unique)}",
                     [*params, size, (query["page"] - 1) * size])
     return {
         "data": rows,
@@ -176,5 +181,18 @@ def list_steps(db, workspace: str, job: str, query: dict) -> dict:
         scope, scope_params = ["s.workspace = ?"], [workspace]
     else:
         scope, scope_params = ["s.attempt_id = ?"], [get_job(db, workspace, job)["attempt_id"]]
-    return _page(db, "steps s JOIN jobs j ON j.attempt_id = s.attempt_id",
-                 [*scope, *clauses], [*scope_params, *params], "s", query, _STEP_COLUMNS)
+    found = _page(db, "steps s JOIN jobs j ON j.attempt_id = s.attempt_id",
+                  [*scope, *clauses], [*scope_params, *params], "s", query, _STEP_COLUMNS)
+    tallies = tally(db, [s["id"] for s in found["data"]])  # one read for the page
+    for step in found["data"]:
+        step["task_counts"] = task_counts(tallies[step["id"]])
+    return found
+
+
+def list_tasks(db, step_id: str, query: dict) -> dict:
+    """A page of one step's tasks. A name is unique within its step, so a name order is one
+    range of (step_id, name), or with one status of (step_id, status, name), read either way."""
+    clauses, params = _where(query, {"status": "t.status", "name": "t.name"})
+    more, more_params = _operator_where(query, {"name": "t.name"})
+    return _page(db, "tasks t", ["t.step_id = ?", *clauses, *more],
+                 [step_id, *params, *more_params], "t", query, "t.*", frozenset({"name"}))

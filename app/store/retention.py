@@ -4,8 +4,8 @@ the cut-off is deleted with everything that hangs off it (app/store/jobs.delete_
 Deletion goes a few jobs at a time, each batch its own short transaction: their log lines
 (the bulk) a bounded number per transaction, the last of them with the rest of the trees. Every
 transaction re-reads which of the batch's jobs are still finished and old, locked, so a job
-rerun meanwhile is kept; on PostgreSQL a job another writer holds is skipped (SKIP LOCKED)
-and found again by a later pass.
+rerun meanwhile is kept; on PostgreSQL a job another writer holds (its lock, or its row) is
+skipped, never waited for, and found again by a later pass.
 """
 
 import time
@@ -63,10 +63,13 @@ def prune_jobs(db, older_than_days: float, limit: int | None = None,
 
 
 def _locked_expired(db, seqs: list[int], before: str) -> list[dict]:
-    """Those of `seqs` still finished and old, locked until the transaction ends."""
+    """Those of `seqs` still finished and old, locked until the transaction ends: on
+    PostgreSQL the job's lock first, as every writer of a job takes it (a task's report
+    holds it shared while it locks the task's row, then the job's), then the job's row."""
     marks = ", ".join("?" for _ in seqs)
+    lock = f" AND {db.dialect.try_lock_job}" if db.dialect.try_lock_job else ""
     return all_rows(db, f"SELECT seq, id, workspace, name, status, db_version FROM jobs "
-                        f"WHERE seq IN ({marks}) AND {_EXPIRED}"
+                        f"WHERE seq IN ({marks}) AND {_EXPIRED}{lock}"
                         f"{db.dialect.skip_locked}", (*seqs, before))
 
 

@@ -89,3 +89,23 @@ def task_missing(workspace, job, step, task) -> NotFound:
     return NotFound(
         f"Task '{task}' for step '{step}' of job '{job}' not found in workspace '{workspace}'."
     )
+
+
+def rows_sharing_json(db, sql: str, params=()) -> list[dict]:
+    """all_rows for long lists: each distinct JSON text is parsed once and the rows
+    holding it share the object (most tasks report the same few details), so the objects
+    must only be read, as an answer's encoding does."""
+    cursor = db.execute(sql, params)
+    columns = [c[0] for c in cursor.description]
+    json_columns = [c for c in columns if c in JSON_COLUMNS]
+    parsed: dict = {None: None}
+    found = []
+    for values in cursor.fetchall():
+        item = dict(zip(columns, values))
+        for key in json_columns:
+            text = item[key]
+            if text not in parsed:
+                parsed[text] = json.loads(text)
+            item[key] = parsed[text]
+        found.append(item)
+    return found

@@ -82,7 +82,8 @@ def roll_up(db, job: dict, at: str, by, cause: str) -> None:
 
 
 def update_step_status(db, workspace: str, job: str, name: str,
-                       update: dict, if_match=None, by: str | None = None) -> dict:
+                       update: dict, if_match=None, by: str | None = None) -> tuple[dict, tuple]:
+    """The step moved, and its job's mark after the move (app/store/events.py `job_mark`)."""
     at = now()
     with transaction(db, job=(workspace, job)):
         found, step = find_step(db, workspace, job, name)
@@ -93,4 +94,5 @@ def update_step_status(db, workspace: str, job: str, name: str,
         set_step_status(db, step, target, at, by, update.get("status_details"),
                         update.get("error_details"))
         roll_up(db, found, at, by, f"the move of step '{name}' to '{target}'")
-        return get_step(db, workspace, job, name)
+        # The mark in the write's own transaction: it tags exactly what the answer shows.
+        return get_step(db, workspace, job, name), events.job_mark(db, workspace, job)

@@ -6,12 +6,11 @@ from statemachine import Status, allowed_targets, is_legal
 
 from ..db import transaction
 from ..errors import MoveRefused
-from . import events, history
+from . import events, history, lists
 from .history import record
-from .rows import (all_rows, check_version, dumps, job_missing, new_id, now, one, returning,
-                   step_missing, task_missing)
+from .rows import (check_version, dumps, job_missing, new_id, now, one, returning,
+                   rows_sharing_json, step_missing, task_missing)
 from .jobs import write_status_details
-from .steps import get_step
 
 # Under a step in one of these, a task may only end (or stay where it is).
 CLOSED_STEP = frozenset({Status.COMPLETED, Status.ERROR, Status.CANCELLING, Status.CANCELLED})
@@ -38,9 +37,12 @@ def _locate_task(db, workspace, job, step, name) -> dict:
     return found
 
 
-def list_tasks(db, workspace: str, job: str, step: str) -> list[dict]:
-    found = get_step(db, workspace, job, step)
-    return all_rows(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq", (found["id"],))
+def list_tasks(db, step_id: str, query: dict | None = None):
+    """Every task of the step in arrival order, or (`query`: a loaded page query) a page."""
+    if query is not None:
+        return lists.list_tasks(db, step_id, query)
+    return rows_sharing_json(db, "SELECT * FROM tasks WHERE step_id = ? ORDER BY seq",
+                                   (step_id,))
 
 
 def get_task(db, workspace: str, job: str, step: str, name: str) -> dict:
@@ -75,10 +77,16 @@ def _refuse_under_closed_step(name, step, step_status, current, target) -> None:
 
 def put_task(db, workspace: str, job: str, step: str, name: str,
              update: dict, if_match=None, by: str | None = None) -> dict:
-    """Create or update a task under the rules of docs/api.md; returns the stored task."""
+    """Create or update a task under the rules of docs/api.md; returns the stored task.
+
+    The job is shared with other tasks' reports (app/db/dialect.py): its steps cannot move
+    meanwhile, so the step status read here holds to the commit. The task's row is the first
+    row locked, and the job's row, when status_details merge into it, the last."""
     at = now()
-    with transaction(db, job=(workspace, job)):
+    with transaction(db, job=(workspace, job), shared=True):
         found = _locate_task(db, workspace, job, step, name)
+        looked_at = found["task_version"]
+        found.update(_lock_task(db, found["step_id"], name))
         current = found["task_status"]
         check_version("task", found["task_version"], if_match)
         target = update.get("status") or current or Status.PENDING.value
@@ -93,8 +101,27 @@ def put_task(db, workspace: str, job: str, step: str, name: str,
         events.task_changed(db, task, job, found["job_id"], step,
                             "created" if current is None else "updated", current, at, by)
         if update.get("status_details"):
-            _merge_job_status_details(db, found, update["status_details"], at, by)
+            # The job's details as first read are still those the task's last write left
+            # when no write of the task came in between.
+            _merge_job_status_details(db, found, update["status_details"], at, by,
+                                      found["task_version"] == looked_at)
         return task
+
+
+_LOCK_TASK = """SELECT seq AS task_seq, status AS task_status,
+                       status_details AS task_status_details, db_version AS task_version
+                FROM tasks WHERE step_id = ? AND name = ?"""
+_NO_TASK = {"task_seq": None, "task_status": None, "task_status_details": None,
+            "task_version": None}
+
+
+def _lock_task(db, step_id: str, name: str) -> dict:
+    """The task's row, read again and locked (the lookup's outer join cannot lock it), once
+    the task's own lock is held (app/db/dialect.py): the task's writers queue there,
+    creators too, so the second finds the first's row."""
+    if db.dialect.lock_task:
+        db.execute(db.dialect.lock_task, (step_id, name))
+    return one(db, _LOCK_TASK + db.dialect.for_update, (step_id, name)) or _NO_TASK
 
 
 def _create_task(db, found, name, status, update, at, by) -> dict:
@@ -127,8 +154,15 @@ def _update_task(db, found, status, update, at, by) -> dict:
     )
 
 
-def _merge_job_status_details(db, found, details: dict, at, by) -> None:
-    current = json.loads(found["job_status_details"] or "{}")
-    merged = {**current, **details}
-    if merged != current:  # a repeated report: nothing to write
-        write_status_details(db, found["job_seq"], merged, at, by)
+def _merge_job_status_details(db, found, details: dict, at, by, seen_is_current) -> None:
+    """The report's only write to the job's row, last, so that the row's lock is held for
+    this and the commit alone. Details the job already had (as `found` read them, when
+    `seen_is_current`) change nothing: no write."""
+    seen = json.loads(found["job_status_details"] or "{}")
+    if seen_is_current and {**seen, **details} == seen:  # a repeated report
+        return
+    if db.dialect.merge_job_details:  # one statement: the row's lock is taken and used at once
+        text = dumps(details)
+        db.execute(db.dialect.merge_job_details, (text, text, at, by, found["job_seq"], text))
+    elif {**seen, **details} != seen:  # under the write lock, what `found` read is current
+        write_status_details(db, found["job_seq"], {**seen, **details}, at, by)

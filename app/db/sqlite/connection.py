@@ -69,10 +69,10 @@ class Database(sqlite_utils.Database):
             self.writer_lock = None
 
     @contextmanager
-    def transaction(self, job: tuple[str, str] | None = None):
+    def transaction(self, job: tuple[str, str] | None = None, shared: bool = False):
         """One BEGIN IMMEDIATE transaction: the write lock is taken before the first read, so
         a check and the write it guards cannot interleave with another writer's. (`job`
-        names what a PostgreSQL writer would lock; here the whole database is.) Inside
+        and `shared` name what a PostgreSQL writer would lock; here the whole database is.) Inside
         another transaction it is a savepoint: it commits with the outer one."""
         if self.conn.in_transaction:
             with savepoint(self):

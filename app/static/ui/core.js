@@ -31,13 +31,14 @@ const ui = (() => {
     try {
       response = await fetch(API + path, {method, headers, cache: "no-store", credentials: "omit"});
     } catch (e) {
-      return {status: 0, ok: false, body: null, etag: null};
+      return {status: 0, ok: false, body: null, etag: null, cursor: null};
     }
     let body = null;
     if (response.status !== 304 && response.status !== 204) {
       try { body = await response.json(); } catch (e) { body = null; }
     }
-    return {status: response.status, ok: response.ok, body, etag: response.headers.get("ETag")};
+    return {status: response.status, ok: response.ok, body, etag: response.headers.get("ETag"),
+            cursor: response.headers.get("Events-Cursor")};
   }
 
   // The service's own words: `detail` is a sentence, or a list of entries with a `msg`.
@@ -111,7 +112,8 @@ const ui = (() => {
     run();
   }
 
-  function refresh() { if (!locked && !gone) { clearTimeout(timer); run(); } }
+  const live = () => !locked && !gone;
+  function refresh() { if (live()) { clearTimeout(timer); run(); } }
 
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -160,5 +162,5 @@ const ui = (() => {
       h("dd", {}, typeof value[key] === "string" ? value[key] : JSON.stringify(value[key])))));
   }
 
-  return {h, call, get, says, problem, start, refresh, when, time, badge, details, token, STATUSES, Gone};
+  return {h, call, get, says, problem, start, refresh, live, when, time, badge, details, token, STATUSES, Gone};
 })();
