@@ -5,7 +5,7 @@ and what one open page costs while 200 tasks a second report.
     .venv/bin/python bench/big_job_page.py --tasks 20000 --rounds 2 --list-jobs 0
     .venv/bin/python bench/big_job_page.py --rounds 1 --screenshot docs/big-job.png
 
-One job `sweep` in workspace team-a: steps prepare (2 tasks), evaluate (`--tasks`, seeded as
+One job `sweep` in workspace team-a (prepare completed, evaluate active): steps prepare (2 tasks), evaluate (`--tasks`, seeded as
 rows, as tests/test_ui_big_job.py does) and report (1 task), under the service's own
 gunicorn.conf.py (its defaults: 2 gevent workers), on 127.0.0.1, one headless Chromium. Per
 round, in a fresh browser context: time from navigation to the big step's counts and first
@@ -165,6 +165,11 @@ def main() -> None:
     url = f"{server.url}/ui/workspaces/{WS}/jobs/{JOB}"
     api = f"{server.url}/apis/jobs/v2/workspaces/{WS}/jobs/{JOB}/steps/{BIG}/tasks"
     reports = Reports(api, args.tasks, args.rate)
+    # The steps as a running job has them: the small first one done, the big one running.
+    for step, moves in (("prepare", ("active", "completed")), (BIG, ("active",))):
+        for status in moves:
+            requests.patch(f"{server.url}/apis/jobs/v2/workspaces/{WS}/jobs/{JOB}/steps/{step}/status",
+                           json={"status": status}, timeout=10).raise_for_status()
     figures = {k: [] for k in ("show", "find", "counts", "row", "bytes", "cpu_page", "cpu_none", "rate", "rate_none", "list")}
     try:
         with sync_playwright() as playwright:

@@ -130,7 +130,7 @@ def test_64_clients_against_2_workers(tmp_path):
         for i in range(16):
             requests.put(f"{base}/j1/steps/s1/tasks/t{i}", json={"status": "active"})
         with multiprocessing.get_context("spawn").Pool(4) as pool:
-            parts = pool.starmap(overload_process, [(base, p * 16, 16, 6.0) for p in range(4)])
+            parts = pool.starmap(overload_process, [(base, p * 16, 16, 4.0) for p in range(4)])
         outcomes = sum(parts, collections.Counter())
     finally:
         server.stop()
