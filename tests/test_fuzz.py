@@ -27,7 +27,7 @@ import jsonschema
 import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
-pytestmark = pytest.mark.slow  # a few thousand generated requests (conftest skips importing it)
+pytestmark = pytest.mark.slow  # 640 generated requests (conftest skips importing it)
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.generation import GenerationMode  # noqa: E402
 from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
