@@ -222,12 +222,7 @@ def conditional(response: Response) -> Response:
     response.add_etag()
     # Only If-None-Match: werkzeug's make_conditional would also answer If-Match on a read
     # with a 412 that carries the body instead of our error shape.
-    if not request.if_none_match.contains_weak(response.get_etag()[0]):
-        return response
-    unchanged = Response(status=304)
-    unchanged.headers["ETag"] = response.headers["ETag"]
-    del unchanged.headers["Content-Type"]
-    return unchanged
+    return unchanged(response.headers["ETag"]) or response
 
 
 def fingerprint_tag(*parts) -> str:

@@ -22,3 +22,4 @@ def launch(playwright):
     if not CHROMIUM.exists():
         unavailable(f"no headless Chromium at {CHROMIUM}: {HOW}")
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+

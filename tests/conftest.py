@@ -207,3 +207,16 @@ class Api:
 @pytest.fixture
 def api(client):
     return Api(client)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for a test module of the dashboard (tests/browser.py)."""
+    from playwright import sync_api
+
+    from .browser import launch
+
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()

@@ -18,7 +18,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from .browser import launch
 from .conftest import EXECUTOR
 from .server import running
 
@@ -28,14 +27,6 @@ pytestmark = pytest.mark.slow
 
 LIVE_MS = 2000  # what workers report shows within this, without a reload
 _workspaces = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

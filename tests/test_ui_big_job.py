@@ -13,7 +13,6 @@ import requests
 from app import create_app
 from app.db import migrate
 
-from .browser import launch
 from .conftest import platform_spec
 from .server import running
 
@@ -62,14 +61,6 @@ def server(tmp_path_factory):
     seed(folder / "jobs.db")
     with running(folder / "jobs.db", folder / "gunicorn.log", workers=2) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
