@@ -28,8 +28,7 @@ class SQLite:
     # Writers hold the database's write lock, so `seq` alone is commit order.
     event_txid = "INTEGER NOT NULL DEFAULT 0"
     skip_locked = ""  # a subquery's row locks; SQLite has none to skip
-    for_update = ""  # row locks: the write lock covers every row already
-    lock_task = None  # nor does a task need a lock of its own
+    lock_task = None  # no lock of a task's own: the write lock covers every row already
     try_lock_job = None
     merge_job_details = None  # read, merged and written back by the store
     binary_text = "TEXT"  # compared byte by byte already (BINARY)
@@ -64,7 +63,6 @@ class PostgreSQL:
         WHERE json_typeof(e.value) = 'string' AND length(e.key) <= {FIELD_KEY_MAX}
             AND length(e.value #>> '{{}}') <= {FIELD_VALUE_MAX}"""
     skip_locked = " FOR UPDATE SKIP LOCKED"  # a cleanup that never waits on a busy row
-    for_update = " FOR UPDATE"
     # A job's lock is a transaction-level advisory lock on (JOB_LOCK_CLASS, hash of the
     # job's workspace/name): a task's report takes it shared, every other write of the job
     # exclusive, so reports of different tasks run side by side and a job-wide write waits

@@ -116,12 +116,14 @@ _NO_TASK = {"task_seq": None, "task_status": None, "task_status_details": None,
 
 
 def _lock_task(db, step_id: str, name: str) -> dict:
-    """The task's row, read again and locked (the lookup's outer join cannot lock it), once
-    the task's own lock is held (app/db/dialect.py): the task's writers queue there,
-    creators too, so the second finds the first's row."""
-    if db.dialect.lock_task:
-        db.execute(db.dialect.lock_task, (step_id, name))
-    return one(db, _LOCK_TASK + db.dialect.for_update, (step_id, name)) or _NO_TASK
+    """What the lookup read of the task, read again and locked (the lookup's outer join
+    cannot lock it), once the task's own lock is held (app/db/dialect.py): the task's
+    writers queue there, creators too, so the second finds the first's row. Nothing on
+    SQLite, where no other writer can have come in between."""
+    if not db.dialect.lock_task:  # SQLite: the lookup read under the write lock already
+        return {}
+    db.execute(db.dialect.lock_task, (step_id, name))
+    return one(db, _LOCK_TASK + " FOR UPDATE", (step_id, name)) or _NO_TASK
 
 
 def _create_task(db, found, name, status, update, at, by) -> dict:
